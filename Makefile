@@ -1,0 +1,61 @@
+# The course's two commands (see README.md):
+#   make reproduce   the full experiment on the default (synthetic) dataset: data, training, ensembles, Table I
+#   make test        exactly what CI runs: library == notebooks, clean notebooks, every chapter, tests, website pages
+# Each creates or refreshes the local virtual environment .venv first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# torch is installed before everything else so nothing later swaps it. torch==2.13.0 resolves to the CPU wheel
+# where one is provided locally (as on our CI machines) and to the ordinary PyPI build elsewhere; override with
+# `make TORCH=torch` (any torch >= 2.4 works).
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: setup reproduce test lab docs clean-venv
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## The main job: generate (or find) the data, scan it, train the four networks, build both ensembles, write Table I.
+## Real FMA: make reproduce ARGS="--data /path/to/fma"   (a folder holding fma_metadata/ and fma_small/)
+reproduce: $(STAMP)
+	$(BIN)/mgr reproduce $(ARGS)
+
+## The tests, in order; each step stops the run with a message that says what to do.
+test: $(STAMP)
+	@echo "== 1/3 nbdev-export: the library must be exactly what the notebooks export"
+	@$(BIN)/nbdev-export
+	@if [ -n "$$(git status --porcelain --untracked-files=all -- mgr_course)" ]; then \
+	  git status --short --untracked-files=all -- mgr_course; \
+	  echo "FAIL: mgr_course/ differs from what the notebooks in nbs/ export (shown above)."; \
+	  echo "      The notebooks are the source: make the change in the notebook (an '#| export' cell), run"; \
+	  echo "      '$(BIN)/nbdev-export', and commit the notebook together with the exported files."; \
+	  exit 1; fi
+	@echo "== 2/3 nbdev-clean: notebooks must be committed clean"
+	@$(BIN)/nbdev-clean
+	@if [ -n "$$(git status --porcelain --untracked-files=all -- nbs)" ]; then \
+	  git status --short --untracked-files=all -- nbs; \
+	  echo "FAIL: nbdev-clean changed the notebooks shown above (or they are not committed)."; \
+	  echo "      Run '$(BIN)/nbdev-clean' and commit the cleaned notebooks."; \
+	  exit 1; fi
+	@echo "== 3/3 pytest: every chapter, then tests/, then the website pages"
+	$(BIN)/python -m pytest tests
+
+## Open the chapters in JupyterLab.
+lab: $(STAMP)
+	$(BIN)/jupyter lab nbs
+
+## Build the website (needs Quarto: https://quarto.org/docs/get-started/ or nbdev-install-quarto).
+docs: $(STAMP)
+	$(BIN)/nbdev-docs
+
+clean-venv:
+	rm -rf $(VENV)
