@@ -1,0 +1,57 @@
+"Augmentation: determinism under a seed, length and dtype, the configured probabilities, bad input."
+import random
+import numpy as np
+import pytest
+from mgr_course.config import CFG
+from mgr_course.audio import Augment, seeded_globals
+
+@pytest.fixture(scope='module')
+def crop():
+    t = np.arange(CFG.crop_samples // 4) / CFG.sample_rate
+    return (0.3 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 660 * t)).astype(np.float32)
+
+def test_deterministic_under_a_seed(crop):
+    aug = Augment()
+    for s in range(4): assert np.array_equal(aug(crop, seed=s), Augment()(crop, seed=s))
+    outs = [aug(crop, seed=s) for s in range(6)]
+    assert len({o.tobytes() for o in outs}) > 1
+    a, b = Augment(seed=3), Augment(seed=3)
+    assert all(np.array_equal(a(crop), b(crop)) for _ in range(3))
+
+def test_seeded_call_restores_global_generators(crop):
+    np.random.seed(1); random.seed(1); expected = (np.random.random(), random.random())
+    np.random.seed(1); random.seed(1)
+    Augment()(crop, seed=99)
+    assert (np.random.random(), random.random()) == expected
+    with seeded_globals(5): a = np.random.random()
+    with seeded_globals(5): assert np.random.random() == a
+
+def test_length_dtype_and_probabilities(crop):
+    never = Augment(CFG.replace(p_noise=0., p_time_stretch=0., p_pitch_shift=0.))
+    assert np.array_equal(never(crop, seed=0), crop)
+    for key in ['p_noise', 'p_time_stretch', 'p_pitch_shift']:
+        ps = dict(p_noise=0., p_time_stretch=0., p_pitch_shift=0.); ps[key] = 1.
+        a = Augment(CFG.replace(**ps))
+        out = a(crop, seed=0)
+        assert out.shape == crop.shape and out.dtype == np.float32 and not np.array_equal(out, crop) and len(a.applied()) == 1
+    aug = Augment()
+    counts = np.zeros(3)
+    for s in range(40):
+        aug(crop[:8192], seed=s); counts += [n in aug.applied() for n in ['AddGaussianNoise', 'TimeStretch', 'PitchShift']]
+    assert ((counts > 8) & (counts < 32)).all(), counts        # each about half the time (p = 0.5)
+    assert np.array_equal(aug(crop.astype(np.float64), seed=1), aug(crop, seed=1))
+
+def test_ranges_come_from_config():
+    aug = Augment()
+    noise, stretch, pitch = aug.transforms.transforms
+    assert (noise.min_amplitude, noise.max_amplitude, noise.p) == (*CFG.noise_amplitude, CFG.p_noise)
+    assert (stretch.min_rate, stretch.max_rate, stretch.p, stretch.leave_length_unchanged) == (*CFG.stretch_rate, CFG.p_time_stretch, True)
+    assert (pitch.min_semitones, pitch.max_semitones, pitch.p) == (*CFG.pitch_semitones, CFG.p_pitch_shift)
+
+def test_bad_input(crop):
+    aug = Augment()
+    with pytest.raises(ValueError, match='1-D'): aug(crop[None])
+    with pytest.raises(ValueError, match='44100 Hz'): aug(crop, sample_rate=22_050)
+    with pytest.raises(ValueError, match='NaN or infinite'): aug(np.r_[crop, np.inf].astype(np.float32))
+    with pytest.raises(TypeError, match='floating-point'): aug((crop * 1000).astype(np.int16))
+    with pytest.raises(ValueError, match='at least'): aug(crop[:10])

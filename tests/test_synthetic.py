@@ -1,0 +1,98 @@
+"The synthetic stand-in: FMA's layout, determinism, planted defects, atomic and concurrent generation."
+import hashlib, os, subprocess, sys, textwrap
+from pathlib import Path
+import numpy as np, pandas as pd, pytest, soundfile as sf
+import mgr_course.synthetic as synthetic
+from mgr_course.config import CFG
+from mgr_course.synthetic import generate_synthetic, plan_dataset, DEFECTS, COMPLETE
+from mgr_course.data import load_tracks, small_clips, scan_clips, audio_path
+
+PER_GENRE, SECONDS, SEED = 3, 6.5, 11
+FEW = ('Pop', 'Rock')            # a two-genre dataset (6 clips) for the tests that generate more than once
+
+
+def _digest(root: Path) -> dict:
+    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(root.rglob('*')) if p.is_file()}
+
+
+@pytest.fixture(scope='module')
+def dataset(tmp_path_factory):
+    return generate_synthetic(tmp_path_factory.mktemp('syn')/'ds', PER_GENRE, SECONDS, SEED, progress=False)
+
+
+def test_layout_is_fmas(dataset):
+    lines = (dataset/'fma_metadata'/'tracks.csv').read_text().splitlines()
+    assert lines[0].startswith(',album,') and lines[1].startswith(',title,') and lines[2].startswith('track_id,')
+    assert (dataset/'fma_metadata'/'genres.csv').read_text().startswith('genre_id,#tracks,parent,title,top_level')
+    tracks = load_tracks(dataset/'fma_metadata'/'tracks.csv')
+    assert (tracks['set', 'subset'] != 'small').sum() >= 2                 # other subsets listed, as in FMA
+    clips = small_clips(tracks)
+    assert clips.genre.value_counts().to_dict() == {g: PER_GENRE for g in CFG.genres}
+    assert clips.split.value_counts().to_dict() == {'training': 8, 'validation': 8, 'test': 8}
+    assert tracks[('track', 'title')].str.contains('\n').any() and tracks[('track', 'title')].str.contains(',').any()
+    files = sorted(p.relative_to(dataset).as_posix() for p in (dataset/'fma_small').rglob('*.mp3'))
+    assert files == sorted(audio_path(Path('.'), t).as_posix() for t in clips.index)
+    kinds = set()
+    for t, d in plan_dataset(PER_GENRE, SEED).defect.items():
+        if not d: i = sf.info(audio_path(dataset, t)); kinds.add((i.samplerate, i.channels)); assert i.format == 'MP3'
+    assert {sr for sr, _ in kinds} == {44_100, 48_000} and {c for _, c in kinds} == {1, 2}
+
+
+def test_scan_finds_exactly_the_planted_defects(dataset):
+    plan = plan_dataset(PER_GENRE, SEED)
+    paths = pd.Series({t: str(audio_path(dataset, t)) for t in plan.index})
+    s = scan_clips(paths, n_jobs=1, progress=False)
+    expected = {'truncated': 'too short', 'empty': 'empty', 'silent': 'silent', 'short': 'too short', 'garbage': 'undecodable'}
+    assert sorted(plan.defect[plan.defect != '']) == sorted(DEFECTS)
+    assert s.reason.to_dict() == {t: expected.get(d, '') for t, d in plan.defect.items()}
+    good = s.reason == ''
+    assert (s.samples[good] >= CFG.crop_samples).all()
+
+
+def test_deterministic(tmp_path):
+    one = generate_synthetic(tmp_path/'one', PER_GENRE, SECONDS, SEED, FEW, n_jobs=1, progress=False)
+    two = generate_synthetic(tmp_path/'two', PER_GENRE, SECONDS, SEED, FEW, n_jobs=2, progress=False)
+    assert _digest(one) == _digest(two)            # same bytes, whatever the number of processes
+    other = plan_dataset(PER_GENRE, SEED + 1)
+    assert not other.index.equals(plan_dataset(PER_GENRE, SEED).index)
+
+
+def test_second_call_is_a_no_op(dataset):
+    before = _digest(dataset)
+    assert generate_synthetic(dataset, PER_GENRE, SECONDS, SEED, progress=False) == dataset
+    assert _digest(dataset) == before
+
+
+def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
+    calls = []
+    def boom(args):
+        calls.append(args)
+        if len(calls) == 3: raise KeyboardInterrupt
+        synthetic.make_clip(*args)
+    monkeypatch.setattr(synthetic, '_make_clip_row', boom)
+    with pytest.raises(KeyboardInterrupt): generate_synthetic(tmp_path/'ds', PER_GENRE, SECONDS, SEED, FEW, n_jobs=1, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['.ds.lock']      # no dataset, no temporary folder
+
+
+def test_incomplete_folder_is_refused(tmp_path):
+    (tmp_path/'ds'/'fma_small').mkdir(parents=True)
+    with pytest.raises(FileExistsError, match=COMPLETE): generate_synthetic(tmp_path/'ds', PER_GENRE, SECONDS, SEED, progress=False)
+
+
+def test_bad_sizes():
+    with pytest.raises(ValueError, match='at least one crop'): generate_synthetic('/tmp/never', PER_GENRE, 3, SEED)
+    with pytest.raises(ValueError, match='at least 3'): plan_dataset(2, SEED)
+
+
+def test_two_processes_make_one_dataset(tmp_path):
+    code = textwrap.dedent(f"""
+        from mgr_course.synthetic import generate_synthetic
+        generate_synthetic({str(tmp_path/'ds')!r}, {PER_GENRE}, {SECONDS}, {SEED}, {FEW!r}, n_jobs=1, progress=False)
+        """)
+    procs = [subprocess.Popen([sys.executable, '-c', code], stderr=subprocess.PIPE) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['.ds.lock', 'ds']
+    alone = generate_synthetic(tmp_path/'alone', PER_GENRE, SECONDS, SEED, FEW, n_jobs=1, progress=False)
+    assert _digest(tmp_path/'ds') == _digest(alone)
