@@ -20,7 +20,7 @@ def _config(args) -> Config:
     kw = {}
     if getattr(args, 'data', None): kw['dataset'] = str(Path(args.data).expanduser().absolute()) if args.data != 'synthetic' else 'synthetic'
     if getattr(args, 'epochs', None):
-        kw.update(max_epochs=args.epochs, late_fusion_epochs=min(args.epochs, CFG.late_fusion_epochs))
+        kw['max_epochs'] = args.epochs   # the late-fusion CRNN stays capped at cfg.late_fusion_epochs, as in the paper
     return CFG.replace(**kw)
 
 def _runs(args, cfg):
@@ -117,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
         s = add(name, fn, help)
         s.add_argument('names', nargs='*', metavar='NAME', help=f"any of {', '.join(choices)} (default: all)")
         s.add_argument('--runs', help='folder of the run folders (default: data/runs/<dataset>)')
-        if name == 'train': s.add_argument('--epochs', type=int, help=f'most epochs per network (default {CFG.max_epochs}; late fusion {CFG.late_fusion_epochs})')
+        if name == 'train': s.add_argument('--epochs', type=int, help=f'most epochs per network (default {CFG.max_epochs}; the paper: {CFG.paper_max_epochs}, late fusion at most {CFG.late_fusion_epochs})')
         else:
             s.add_argument('--split', default='test', choices=['training', 'validation', 'test'])
             s.add_argument('--crops', default='center', choices=['center', 'all'], help='the centre crop (as the paper) or all crops averaged')
@@ -127,7 +127,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--runs', help='folder of the run folders (default: data/runs/<dataset>)')
     s = add('reproduce', cmd_reproduce, 'the main job: data, scan, the four networks, both ensembles, Table I')
     s.add_argument('--out', help='results folder (default: results/<dataset>)'); s.add_argument('--runs', help='folder of the run folders')
-    s.add_argument('--epochs', type=int, help=f'most epochs per network (default {CFG.max_epochs}; late fusion {CFG.late_fusion_epochs})')
+    s.add_argument('--epochs', type=int, help=f'most epochs per network (default {CFG.max_epochs}; the paper: {CFG.paper_max_epochs}, late fusion at most {CFG.late_fusion_epochs})')
     return p
 
 def main(argv=None):
