@@ -18,7 +18,8 @@ __all__ = ['cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train', 'cmd_evaluat
 def _config(args) -> Config:
     "CFG, with the dataset and epoch budget the command line asked for."
     kw = {}
-    if getattr(args, 'data', None): kw['dataset'] = str(Path(args.data).expanduser().absolute()) if args.data != 'synthetic' else 'synthetic'
+    if getattr(args, 'data', None):   # a name the data chapter knows ('synthetic', 'fma'), or a folder
+        kw['dataset'] = args.data if args.data in ('synthetic', 'fma') else str(Path(args.data).expanduser().absolute())
     if getattr(args, 'epochs', None):
         kw['max_epochs'] = args.epochs   # the late-fusion CRNN stays capped at cfg.late_fusion_epochs, as in the paper
     return CFG.replace(**kw)
@@ -36,7 +37,8 @@ def _names(names, allowed, what):
 def cmd_download(args):
     from mgr_course.data import download_fma
     root = download_fma(args.dest, subset=args.subset)
-    print(f"FMA {args.subset} is ready in {root}: run the course on it with --data {root} (or MGR_DATASET={root})")
+    name = 'fma' if args.dest is None else root
+    print(f"FMA {args.subset} is ready in {root}: run the course on it with --data {name} (or MGR_DATASET={name})")
 
 def cmd_generate(args):
     from mgr_course.data import ensure_dataset
@@ -102,10 +104,10 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     def add(name, fn, help, data=True):
         s = sub.add_parser(name, help=help, description=help); s.set_defaults(fn=fn)
-        if data: s.add_argument('--data', help="dataset: 'synthetic' (default) or a folder holding fma_metadata/ and fma_small/ (or set MGR_DATASET)")
+        if data: s.add_argument('--data', help="dataset: 'synthetic' (default), 'fma' (what `mgr download` fetched) or a folder holding fma_metadata/ and fma_small/ (or set MGR_DATASET)")
         return s
     s = add('download', cmd_download, 'download FMA small and its metadata (7.2 GiB), resumable and SHA-1 checked', data=False)
-    s.add_argument('--dest', help='folder to download into (default: the data folder, data/fma)'); s.add_argument('--subset', default='small')
+    s.add_argument('--dest', help='folder to download into (default: the data folder, data/)'); s.add_argument('--subset', default='small')
     s = add('generate', cmd_generate, "generate the synthetic stand-in for FMA small (FMA's exact layout)", data=False)
     s.add_argument('--per-genre', type=int, help=f'clips per genre (default {CFG.synthetic_per_genre})')
     s.add_argument('--seconds', type=float, help=f'clip length in seconds (default {CFG.synthetic_seconds:g})')
