@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 setup: $(STAMP)
 
 ## The main job: generate (or find) the data, scan it, train the four networks, build both ensembles, write Table I.
-## Real FMA: make reproduce ARGS="--data /path/to/fma"   (a folder holding fma_metadata/ and fma_small/)
+## Real FMA (after `mgr download`): make reproduce ARGS="--data fma --epochs 20"; --data also takes a folder holding fma_metadata/ and fma_small/
 reproduce: $(STAMP)
 	$(BIN)/mgr reproduce $(ARGS)
 

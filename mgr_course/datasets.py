@@ -203,6 +203,9 @@ class EpochSampler(Sampler):
 
 class CropLoader(DataLoader):
     "A DataLoader of `Batch`es with `set_epoch`."
+    def __init__(self, dataset, **kwargs):   # DataLoader's own signature cannot be rendered by show_doc; the keywords are DataLoader's
+        super().__init__(dataset, **kwargs)
+
     def set_epoch(self, epoch: int):
         "Move the shuffle order and the dataset's crops and augmentation to `epoch`."
         self.sampler.set_epoch(epoch)

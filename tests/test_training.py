@@ -188,7 +188,9 @@ def test_missing_run_folder_is_a_clear_error(tmp_path):
 
 def test_build_model_names_and_epochs():
     with pytest.raises(ValueError, match='choose one of'): build_model('ResNet50')
-    assert epochs_for('LateFusionCRNN') == CFG.late_fusion_epochs and epochs_for('Mel2DCNN') == CFG.max_epochs
+    assert epochs_for('Mel2DCNN') == CFG.max_epochs
+    assert epochs_for('LateFusionCRNN') == min(CFG.max_epochs, CFG.late_fusion_epochs)   # the paper's cap of 10
+    assert epochs_for('LateFusionCRNN', CFG.replace(max_epochs=20)) == CFG.late_fusion_epochs == 10
 
 
 @pytest.mark.parametrize('name', MODEL_NAMES)
