@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 from .config import CFG, Config, repo_root, default_device
 from .data import clip_table, dataset_root, load_audio
 from .models import count_weights
-from .training import train_network, runs_dir, load_trained, evaluate, plot_history
+from .training import train_network, runs_dir, load_trained, evaluate, plot_history, atomic_write_text
 from .metrics import plot_confusion, top1_from_one_vs_rest
 from .ensemble import load_ensemble
 
@@ -77,15 +77,11 @@ def reproduce(cfg: Config = CFG, out=None, runs=None, progress: bool = True, ver
     return res
 
 # %% ../nbs/09_results.ipynb #b6f6e21a
-def _atomic_text(text: str, path: Path):
-    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
-    tmp.write_text(text); os.replace(tmp, path)
-
 def write_results(res: dict, out) -> Path:
     "Write results.json, table1.md and the figures of a `reproduce` run into `out`."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    _atomic_text(json.dumps(res, indent=1), out/'results.json')
-    _atomic_text(f"# Table I: {res['dataset']}\n\nProduced by `{res['command']}` in {res['wall_seconds']:.0f} s on {res['machine']} "
+    atomic_write_text(json.dumps(res, indent=1), out/'results.json')
+    atomic_write_text(f"# Table I: {res['dataset']}\n\nProduced by `{res['command']}` in {res['wall_seconds']:.0f} s on {res['machine']} "
                  f"({res['finished']}).\n\n{table1_markdown(res)}\n", out/'table1.md')
     fig = plot_histories(res); fig.savefig(out/'learning_curves.png', dpi=80, bbox_inches='tight'); plt.close(fig)
     fig = plot_confusions(res); fig.savefig(out/'confusion.png', dpi=80, bbox_inches='tight'); plt.close(fig)
