@@ -32,19 +32,28 @@ reproduce: $(STAMP)
 ## The tests, in order; each step stops the run with a message that says what to do.
 test: $(STAMP)
 	@echo "== 1/3 nbdev-export: the library must be exactly what the notebooks export"
+	@tmp=$$(mktemp -d) && cp -r pyproject.toml _quarto.yml nbs mgr_course $$tmp/ && \
+	  (cd $$tmp && $(CURDIR)/$(BIN)/nbdev-export) && diff -r mgr_course $$tmp/mgr_course > $$tmp/export.diff; \
+	  if [ -s $$tmp/export.diff ]; then head -40 $$tmp/export.diff; rm -rf $$tmp; \
+	  echo "FAIL: mgr_course/ is not what the notebooks in nbs/ export (above: '<' is the file here, '>' the export)."; \
+	  echo "      The notebooks are the source: make the change in the notebook (an '#| export' cell), then run"; \
+	  echo "      '$(BIN)/nbdev-export' (it overwrites hand edits in mgr_course/) and commit both."; \
+	  exit 1; fi; rm -rf $$tmp
 	@$(BIN)/nbdev-export
 	@if [ -n "$$(git status --porcelain --untracked-files=all -- mgr_course)" ]; then \
 	  git status --short --untracked-files=all -- mgr_course; \
-	  echo "FAIL: mgr_course/ differs from what the notebooks in nbs/ export (shown above)."; \
-	  echo "      The notebooks are the source: make the change in the notebook (an '#| export' cell), run"; \
-	  echo "      '$(BIN)/nbdev-export', and commit the notebook together with the exported files."; \
+	  echo "FAIL: git sees changes under mgr_course/ (shown above) that are not committed."; \
+	  echo "      Commit the notebook together with what '$(BIN)/nbdev-export' wrote."; \
 	  exit 1; fi
 	@echo "== 2/3 nbdev-clean: notebooks must be committed clean"
-	@$(BIN)/nbdev-clean
+	@tmp=$$(mktemp -d) && cp -rL nbs $$tmp/ && $(BIN)/nbdev-clean && diff -rq $$tmp/nbs nbs > $$tmp/clean.diff; \
+	  if [ -s $$tmp/clean.diff ]; then sed 's|^Files .*/nbs/\(.*\) and .*|  \1|' $$tmp/clean.diff; rm -rf $$tmp; \
+	  echo "FAIL: nbdev-clean had to clean the notebooks listed above (it has now cleaned them)."; \
+	  echo "      Review and commit them; run '$(BIN)/nbdev-clean' before committing a notebook."; \
+	  exit 1; fi; rm -rf $$tmp
 	@if [ -n "$$(git status --porcelain --untracked-files=all -- nbs)" ]; then \
 	  git status --short --untracked-files=all -- nbs; \
-	  echo "FAIL: nbdev-clean changed the notebooks shown above (or they are not committed)."; \
-	  echo "      Run '$(BIN)/nbdev-clean' and commit the cleaned notebooks."; \
+	  echo "FAIL: git sees changes under nbs/ (shown above) that are not committed: commit the notebooks."; \
 	  exit 1; fi
 	@echo "== 3/3 pytest: every chapter, then tests/, then the website pages"
 	$(BIN)/python -m pytest tests
