@@ -212,8 +212,8 @@ def plot_top1_ci(names, top1, ci, ax=None, title: str | None = None, chance: flo
     y = np.arange(len(top1))[::-1]
     ax.errorbar(top1, y, xerr=[top1 - ci[:, 0], ci[:, 1] - top1], fmt='o', capsize=4)
     ax.set_yticks(y, list(names))
-    if chance is not None: ax.axvline(chance, ls=':', c='grey', label=f'chance ({chance:.1%})'); ax.legend(loc='lower right')
-    ax.xaxis.set_major_formatter(PercentFormatter(1)); ax.set_xlabel('top-1 accuracy')
+    if chance is not None: ax.axvline(chance, ls=':', c='grey', label=f'chance ({chance:.1%})'); ax.legend(loc='best')
+    ax.xaxis.set_major_formatter(PercentFormatter(1, decimals=0)); ax.set_xlabel('top-1 accuracy')
     ax.set_title(title or 'top-1 accuracy with 95% intervals')
     return ax
 
