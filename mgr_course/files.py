@@ -6,7 +6,7 @@ Docs: https://mgr-course.github.io/mgr_course/files.html.md"""
 
 # %% ../nbs/00a_files.ipynb #ab38df59
 from __future__ import annotations
-import os, sys, json, time, errno, shutil, signal, ctypes, fcntl, hashlib, zipfile, contextlib, datetime
+import os, sys, json, errno, shutil, signal, ctypes, fcntl, hashlib, zipfile, contextlib, datetime
 import http.client, urllib.request, urllib.error, multiprocessing as mp
 from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
@@ -101,7 +101,8 @@ def file_lock(path, what: str = ''):
             fcntl.flock(fd, fcntl.LOCK_EX)
         _LOCK_FDS.add(fd)
         since = datetime.datetime.now().astimezone().isoformat(timespec='seconds')
-        os.ftruncate(fd, 0); os.pwrite(fd, f"pid={os.getpid()} since={since} {what}".strip().encode() + b'\n', 0)
+        with contextlib.suppress(OSError):            # who holds it: a courtesy, not worth failing for (a full disk)
+            os.ftruncate(fd, 0); os.pwrite(fd, f"pid={os.getpid()} since={since} {what}".strip().encode() + b'\n', 0)
         try: yield path
         finally:
             _LOCK_FDS.discard(fd)
