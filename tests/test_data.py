@@ -205,6 +205,47 @@ def test_clip_that_cannot_be_decoded_during_training(tiny_cfg):
     finally: p.write_bytes(backup)
 
 
+def _make_read_only(folder: Path, monkeypatch):
+    "Make every open-for-writing under `folder` fail with EROFS, as on a read-only disk (for root, who ignores chmod)."
+    import builtins, errno
+    real_open, real_os_open = builtins.open, os.open
+    inside = lambda f: isinstance(f, (str, os.PathLike)) and Path(os.path.abspath(f)).is_relative_to(folder)
+    def ro(f): return OSError(errno.EROFS, os.strerror(errno.EROFS), str(f))
+    def ro_open(f, mode='r', *a, **k):
+        if inside(f) and any(c in mode for c in 'wax+'): raise ro(f)
+        return real_open(f, mode, *a, **k)
+    def ro_os_open(f, flags, *a, **k):
+        if inside(f) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT): raise ro(f)
+        return real_os_open(f, flags, *a, **k)
+    monkeypatch.setattr(builtins, 'open', ro_open); monkeypatch.setattr(os, 'open', ro_os_open)
+
+
+def test_read_only_dataset_folder(tiny_cfg, monkeypatch, capsys):
+    """Issue 13: a finished dataset in a read-only folder is used as it is: no lock file, the scan cache kept in memory.
+    The folders are chmod-ed read-only; where that does not stop writes (tests run as root, which ignores permission
+    bits), every open-for-writing under the data folder is made to fail with EROFS instead (`_make_read_only`)."""
+    clip_table(tiny_cfg, progress=False)                          # generated (once) and scanned
+    root = dataset_root(tiny_cfg); top = root.parent
+    (root/'.scan-cache.csv').unlink()                             # so the scan runs again and cannot save its cache
+    for lock in top.glob('.*.lock'): lock.unlink()                # and no lock file may appear
+    modes = {p: p.stat().st_mode for p in (top, root)}
+    try:
+        for p in modes: p.chmod(0o555)
+        try: (root/'.probe').touch(); (root/'.probe').unlink(); simulated = True
+        except PermissionError: simulated = False
+        if simulated: _make_read_only(top, monkeypatch)
+        first = clip_table(tiny_cfg, progress=False)
+        second = clip_table(tiny_cfg, progress=False)
+    finally:
+        monkeypatch.undo()
+        for p, m in modes.items(): p.chmod(m)
+    pd.testing.assert_frame_equal(first, second)
+    assert sorted(first.index) == sorted(plan_dataset(3, 5).query("defect == ''").index)
+    err = capsys.readouterr().err
+    assert err.count('scan-cache.csv') == 1 and 'kept in memory only' in err, err      # said once, not on every scan
+    assert not list(top.glob('.*.lock')) and not (root/'.scan-cache.csv').exists()
+
+
 def test_missing_dataset_folder(tmp_path):
     cfg = CFG.replace(dataset=str(tmp_path/'no_fma'))
     with pytest.raises(FileNotFoundError, match=r'no_fma/fma_metadata/tracks.csv not found.*mgr download'): clip_table(cfg, progress=False)

@@ -4,7 +4,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 import pytest
 from mgr_course.config import CFG
-from mgr_course.data import download, extract_zip, download_fma, DownloadError, ChecksumError
+from mgr_course.files import download, extract_zip, DownloadError, ChecksumError
+from mgr_course.data import download_fma
 
 PAYLOAD = bytes(range(256))*1200          # 300 KiB
 SHA1 = hashlib.sha1(PAYLOAD).hexdigest()
@@ -174,3 +175,20 @@ def test_download_fma_end_to_end(server, tmp_path):
     download_fma(tmp_path, cfg=cfg, progress=False)                        # everything done: no request, no work
     assert len(server.log) == n
     with pytest.raises(ValueError, match='medium'): download_fma(tmp_path, subset='medium', cfg=cfg)
+
+
+def test_download_fma_from_a_mirror_and_not_again_once_extracted(server, tmp_path, monkeypatch):
+    meta = _zip({'fma_metadata/tracks.csv': b'x'})
+    small = _zip({'fma_small/000/000002.mp3': b'mp3'})
+    server.files.update({'/mirror/fma_metadata.zip': meta, '/mirror/fma_small.zip': small})
+    cfg = CFG.replace(fma_url='http://127.0.0.1:9/fma/', fma_metadata_sha1=hashlib.sha1(meta).hexdigest(),   # the host is down
+                      fma_small_sha1=hashlib.sha1(small).hexdigest())
+    with pytest.raises(DownloadError, match='MGR_FMA_URL') as e: download_fma(tmp_path, cfg=cfg, progress=False)
+    assert 'nothing was saved' in str(e.value) and not (tmp_path/'fma_metadata.zip.part').exists()
+    monkeypatch.setenv('MGR_FMA_URL', server.url + '/mirror')                # no trailing slash: added
+    assert download_fma(tmp_path, cfg=cfg, progress=False) == tmp_path
+    assert (tmp_path/'fma_small'/'000'/'000002.mp3').read_bytes() == b'mp3'
+    assert [p for p, _ in server.log] == ['/mirror/fma_metadata.zip', '/mirror/fma_small.zip']
+    for z in ('fma_metadata.zip', 'fma_small.zip'): (tmp_path/z).unlink()    # archives deleted to save space
+    download_fma(tmp_path, cfg=cfg, progress=False)                          # extracted already: nothing fetched again
+    assert len(server.log) == 2
