@@ -19,6 +19,7 @@ from .config import CFG, Config, data_dir
 from .data import load_audio, AudioError, random_crop_offset, center_crop_offset, crop_offsets, quiet_decoder
 from .audio import Augment, add_noise
 from .synthetic import parallel_map, file_lock
+import audiomentations
 from .features import RawAudio, LogMelSpectrogram, MFCC
 
 # %% auto #0
@@ -279,12 +280,13 @@ def quantize(y: np.ndarray) -> tuple[np.ndarray, float]:
     return np.round(np.asarray(y, np.float32) / np.float32(scale)).astype(np.int16), scale
 
 def parallel_fill(out: np.ndarray, starts, f, jobs: list, n_jobs: int = 2, progress: bool = True, desc: str | None = None,
-                  chunk: int = 32) -> tuple[list, list]:
-    "Run f (job -> (int16 rows, scale, error)) over `jobs` in parallel, writing job j's rows at out[starts[j]:]; returns scales and errors."
+                  chunk: int = 32, prepare=None) -> tuple[list, list]:
+    "Run f (job -> (int16 rows, scale, error)) over `jobs` (each made by `prepare(job)` if given) in parallel, writing job j's rows at out[starts[j]:]."
     scales, errors = [], []
     with tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False) as bar:
-        for s in range(0, len(jobs), chunk):            # a chunk at a time: only `chunk` results are ever held in memory
-            for j, (q, scale, err) in enumerate(parallel_map(f, jobs[s:s + chunk], n_jobs, progress=False, chunksize=1), s):
+        for s in range(0, len(jobs), chunk):            # a chunk at a time: only `chunk` jobs and results are ever held in memory
+            part = [prepare(j) for j in jobs[s:s + chunk]] if prepare else jobs[s:s + chunk]
+            for j, (q, scale, err) in enumerate(parallel_map(f, part, n_jobs, progress=False, chunksize=1), s):
                 if q is not None: out[starts[j]:starts[j] + len(q)] = q
                 scales.append(scale); errors.append(err)
             bar.update(len(jobs[s:s + chunk]))
@@ -372,11 +374,12 @@ class AugmentBank:
         self.length = cfg.crop_samples + cfg.crop_samples // 8
         self.valid = np.minimum(decoded.lengths[self.index], self.length)    # samples of each clip's views that hold audio
         settings = {k: getattr(cfg, k) for k in ['sample_rate', 'crop_samples', 'p_time_stretch', 'p_pitch_shift', 'stretch_rate', 'pitch_semitones']}
-        key = content_key(decoded.clips.iloc[self.index], kind='bank', views=self.views, seed=self.seed, length=self.length, **settings)
+        key = content_key(decoded.clips.iloc[self.index], kind='bank', views=self.views, seed=self.seed, length=self.length,
+                          audiomentations=audiomentations.__version__, **settings)
         def build(data):
-            jobs = [(decoded.audio(i), int(decoded.track_ids[i]), self.seed, self.views, self.length, cfg) for i in self.index]
-            scales, _ = parallel_fill(data, np.arange(len(jobs)) * self.views, _views, jobs, n_jobs, progress,
-                                      f'augmenting {len(jobs)} clips x {self.views} views')
+            job = lambda i: (decoded.audio(i), int(decoded.track_ids[i]), self.seed, self.views, self.length, cfg)
+            scales, _ = parallel_fill(data, np.arange(len(self.index)) * self.views, _views, list(self.index), n_jobs, progress,
+                                      f'augmenting {len(self.index)} clips x {self.views} views', prepare=job)
             return dict(scales=np.stack(scales))
         a = cached_arrays(f'bank-{key}', (len(self.index) * self.views, self.length), build, cache)
         self.data, self.scales = a['data'], a['scales'].astype(np.float32)
