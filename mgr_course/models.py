@@ -17,9 +17,9 @@ from .features import FRONTENDS
 
 # %% auto #0
 __all__ = ['NETWORKS', 'count_weights', 'ConvBlock', 'ConvStack', 'GlobalPool', 'Classifier', 'check_input', 'layer_table',
-           'NetworkSpec', 'register_network', 'network_names', 'ConvNet', 'Raw1DCNN', 'Mel2DCNN', 'MFCC2DCNN',
-           'ToSequence', 'StepConcat', 'LateFusionCRNN', 'compare_weights', 'GenreClassifier', 'build_model',
-           'Ensemble']
+           'NetworkSpec', 'register_network', 'network_names', 'network_spec', 'ConvNet', 'Raw1DCNN', 'Mel2DCNN',
+           'MFCC2DCNN', 'ToSequence', 'StepConcat', 'LateFusionCRNN', 'compare_weights', 'GenreClassifier',
+           'build_model', 'Ensemble']
 
 # %% ../nbs/05_models.ipynb #a7cf53db
 def count_weights(model: nn.Module) -> int:
@@ -158,6 +158,11 @@ def network_names() -> tuple[str, ...]:
     "The registered networks' names, in registration order."
     return tuple(NETWORKS)
 
+def network_spec(name: str) -> NetworkSpec:
+    "The registry's entry for network `name`; an unknown name is an error that lists the known ones."
+    if name not in NETWORKS: raise ValueError(f"unknown network {name!r}: choose one of {', '.join(network_names())}")
+    return NETWORKS[name]
+
 # %% ../nbs/05_models.ipynb #ba226d86
 class ConvNet(nn.Module):
     "The paper's CNN: input BatchNorm, ConvBlocks alternated with max pooling, global max+average pooling, Classifier: [B, *input_shape] -> logits [B, n_classes]."
@@ -285,8 +290,7 @@ class GenreClassifier(nn.Module):
 def build_model(name: str, cfg: Config | None = None) -> GenreClassifier:
     "The registered network `name` behind its feature front end: waveform [B, 1, crop_samples] -> logits [B, n_classes]."
     cfg = cfg or CFG
-    if name not in NETWORKS: raise ValueError(f"unknown network {name!r}: choose one of {', '.join(network_names())}")
-    spec = NETWORKS[name]
+    spec = network_spec(name)
     return GenreClassifier(FRONTENDS[spec.input](cfg), spec.cls(n_classes=cfg.n_classes, cfg=cfg), name=name, input=spec.input)
 
 # %% ../nbs/05_models.ipynb #11d437e8
