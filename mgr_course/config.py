@@ -6,13 +6,14 @@ Docs: https://mgr-course.github.io/mgr_course/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #6167a7c6
 from __future__ import annotations
-import os, sys, types, math
+import os, sys, types, math, platform
 from dataclasses import dataclass, field, fields, replace, asdict
 from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['GENRES', 'CFG', 'in_test', 'Config', 'default_config', 'repo_root', 'data_dir', 'default_device', 'import_torchaudio']
+__all__ = ['GENRES', 'CFG', 'PRECISIONS', 'in_test', 'Config', 'default_config', 'repo_root', 'data_dir', 'default_device',
+           'cpu_has_native_bf16', 'cpu_model', 'autocast_dtype', 'import_torchaudio']
 
 # %% ../nbs/00_config.ipynb #a1f3281e
 def in_test() -> bool:
@@ -128,6 +129,36 @@ def default_device() -> torch.device:
     if torch.cuda.is_available(): return torch.device('cuda')
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
+
+# %% ../nbs/00_config.ipynb #44d59eae
+def _cpuinfo() -> str:
+    "The text of /proc/cpuinfo, or '' where there is none (macOS, Windows) or it cannot be read."
+    try: return Path('/proc/cpuinfo').read_text()
+    except OSError: return ''
+
+def cpu_has_native_bf16() -> bool:
+    "True if the CPU computes bf16 natively: /proc/cpuinfo lists `avx512_bf16` or `amx_bf16`; False where unreadable."
+    flags = {w for line in _cpuinfo().splitlines() if line.startswith('flags') for w in line.split(':', 1)[-1].split()}
+    return bool(flags & {'avx512_bf16', 'amx_bf16'})
+
+def cpu_model() -> str:
+    "The CPU's model name from /proc/cpuinfo, else `platform.processor()` (or the machine type)."
+    for line in _cpuinfo().splitlines():
+        if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+def autocast_dtype(device) -> torch.dtype | None:
+    "The autocast dtype for training on `device` (None: plain fp32): CUDA bf16 or fp16, CPU bf16 only if native; `$MGR_PRECISION` overrides."
+    p = os.environ.get('MGR_PRECISION')
+    if p:
+        if p not in PRECISIONS: raise ValueError(f"$MGR_PRECISION is {p!r}: set it to one of {', '.join(PRECISIONS)}, or unset it to let the machine decide")
+        return PRECISIONS[p]
+    device = torch.device(device)
+    if device.type == 'cuda': return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == 'cpu': return torch.bfloat16 if cpu_has_native_bf16() else None
+    return None
 
 # %% ../nbs/00_config.ipynb #93d0e26e
 def _no_extension_module() -> types.ModuleType:

@@ -15,16 +15,7 @@ from .models import Ensemble
 from .training import load_trained, evaluate, train_network, runs_dir
 
 # %% auto #0
-__all__ = ['EnsembleClassifier', 'ensemble_members', 'load_ensemble']
-
-# %% ../nbs/08_ensemble.ipynb #e83ad44b
-class EnsembleClassifier(nn.Module):
-    "An `Ensemble` that returns log-probabilities, so it can stand wherever a network that returns logits does: waveform [B,1,T] -> [B, n_classes]."
-    def __init__(self, members, names=None):
-        super().__init__()
-        self.ensemble = Ensemble(members)
-        self.names = list(names) if names is not None else [getattr(m, 'name', type(m).__name__) for m in members]
-    def forward(self, *xs): return self.ensemble(*xs).clamp_min(1e-12).log()
+__all__ = ['ensemble_members', 'load_ensemble']
 
 # %% ../nbs/08_ensemble.ipynb #e47ce5c4
 def ensemble_members(name: str, cfg: Config = CFG) -> tuple:
@@ -33,7 +24,7 @@ def ensemble_members(name: str, cfg: Config = CFG) -> tuple:
     if name not in modes: raise ValueError(f"unknown ensemble {name!r}: the paper's ensembles are {list(modes)}")
     return modes[name]
 
-def load_ensemble(name: str, runs=None, cfg: Config = CFG) -> EnsembleClassifier:
+def load_ensemble(name: str, runs=None, cfg: Config = CFG) -> Ensemble:
     "The paper's ensemble `name`, from the trained members' checkpoints in `runs` (default `runs_dir(cfg)`); no training."
     runs = Path(runs) if runs is not None else runs_dir(cfg)
     names = ensemble_members(name, cfg)
@@ -41,4 +32,4 @@ def load_ensemble(name: str, runs=None, cfg: Config = CFG) -> EnsembleClassifier
     if missing:
         raise FileNotFoundError(f"{name} needs trained {', '.join(missing)} in {runs}: train them first "
                                 f"(`mgr train {' '.join(missing)}` or `mgr reproduce`)")
-    return EnsembleClassifier([load_trained(runs/n, cfg) for n in names], names).eval()
+    return Ensemble([load_trained(runs/n, cfg) for n in names], names).eval()

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from .config import CFG, Config
 
 # %% auto #0
-__all__ = ['MEL_SCALES', 'hz_to_mel', 'mel_to_hz', 'mel_band_edges', 'mel_filterbank', 'power_to_db', 'LogMelSpectrogram',
-           'dct_matrix', 'MFCC', 'sinc_lowpass_kernel', 'RawAudio']
+__all__ = ['MEL_SCALES', 'FRONTENDS', 'hz_to_mel', 'mel_to_hz', 'mel_band_edges', 'mel_filterbank', 'power_to_db',
+           'LogMelSpectrogram', 'dct_matrix', 'MFCC', 'sinc_lowpass_kernel', 'RawAudio', 'RawAndMFCC']
 
 # %% ../nbs/03_features.ipynb #ae223046
 MEL_SCALES = ('paper', 'htk', 'slaney')
@@ -183,3 +183,14 @@ class RawAudio(nn.Module):
         _check_waveforms(x, 1, type(self).__name__)
         half = self.kernel.shape[-1] // 2
         return F.conv1d(F.pad(x, (half, half)), self.kernel.to(x.dtype), stride=self.factor)
+
+# %% ../nbs/03_features.ipynb #49d0651c
+class RawAndMFCC(nn.Module):
+    "The late-fusion CRNN's two views of one waveform [B, 1, crop_samples]: (raw [B, 1, raw_samples], MFCC [B, 1, n_mfcc, n_frames])."
+    def __init__(self, cfg: Config | None = None):
+        super().__init__()
+        cfg = cfg or CFG
+        self.raw, self.mfcc = RawAudio(cfg), MFCC(cfg)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: return self.raw(x), self.mfcc(x)
+
+FRONTENDS = {'raw': RawAudio, 'mel': LogMelSpectrogram, 'mfcc': MFCC, 'raw+mfcc': RawAndMFCC}

@@ -1,4 +1,4 @@
-"""The paper's four networks built block by block from its text, with a layer table each, and the ensembles that average them.
+"""The paper's four networks built block by block from its text, with a layer table each, registered by name with the input each reads, and the ensembles that average them.
 
 Docs: https://mgr-course.github.io/mgr_course/models.html.md"""
 
@@ -6,16 +6,20 @@ Docs: https://mgr-course.github.io/mgr_course/models.html.md"""
 
 # %% ../nbs/05_models.ipynb #9ea30093
 from __future__ import annotations
+import math
+from dataclasses import dataclass
 import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .config import CFG, Config
+from .features import FRONTENDS
 
 # %% auto #0
 __all__ = ['NETWORKS', 'count_weights', 'ConvBlock', 'ConvStack', 'GlobalPool', 'Classifier', 'check_input', 'layer_table',
-           'ConvNet', 'Raw1DCNN', 'Mel2DCNN', 'MFCC2DCNN', 'ToSequence', 'StepConcat', 'LateFusionCRNN',
-           'compare_weights', 'Ensemble']
+           'NetworkSpec', 'register_network', 'network_names', 'ConvNet', 'Raw1DCNN', 'Mel2DCNN', 'MFCC2DCNN',
+           'ToSequence', 'StepConcat', 'LateFusionCRNN', 'compare_weights', 'GenreClassifier', 'build_model',
+           'Ensemble']
 
 # %% ../nbs/05_models.ipynb #a7cf53db
 def count_weights(model: nn.Module) -> int:
@@ -24,17 +28,18 @@ def count_weights(model: nn.Module) -> int:
 
 # %% ../nbs/05_models.ipynb #ee864e4c
 class ConvBlock(nn.Module):
-    "Convolution -> BatchNorm -> ReLU, 'same' padding: [B, c_in, *size] -> [B, c_out, *size], 1D (`dim=1`) or 2D."
-    def __init__(self, c_in: int, c_out: int, kernel_size: int | tuple = 3, dim: int = 2):
+    "Convolution -> BatchNorm -> ReLU, 'same' padding: [B, c_in, *size] -> [B, c_out, *size / stride], 1D (`dim=1`) or 2D."
+    def __init__(self, c_in: int, c_out: int, kernel_size: int | tuple = 3, dim: int = 2, stride: int = 1):
         super().__init__()
         if dim not in (1, 2): raise ValueError(f"ConvBlock is 1D or 2D, got dim={dim}")
         Conv, BatchNorm = (nn.Conv1d, nn.BatchNorm1d) if dim == 1 else (nn.Conv2d, nn.BatchNorm2d)
         ks = (kernel_size,) * dim if isinstance(kernel_size, int) else tuple(kernel_size)
-        odd = all(k % 2 for k in ks)
-        self.conv = Conv(c_in, c_out, ks, padding=tuple(k // 2 for k in ks) if odd else 0)
+        if not 1 <= stride <= min(ks): raise ValueError(f"a stride of {stride} skips input: use a stride from 1 to the kernel size {ks}")
+        pads = [((k - stride) // 2, k - stride - (k - stride) // 2) for k in ks]   # (left, right): k - stride in all, the extra one on the right
+        even = all(l == r for l, r in pads)
+        self.conv = Conv(c_in, c_out, ks, stride=stride, padding=tuple(l for l, _ in pads) if even else 0)
         self.bn = BatchNorm(c_out)
-        # even kernels: one sample more on the right, as padding='same' does; F.pad lists the last dimension first
-        self.pad = None if odd else tuple(p for k in reversed(ks) for p in ((k - 1) // 2, k // 2))
+        self.pad = None if even else tuple(q for lr in reversed(pads) for q in lr)   # F.pad lists the last dimension first
 
     def forward(self, x):
         if self.pad is not None: x = F.pad(x, self.pad)
@@ -42,8 +47,8 @@ class ConvBlock(nn.Module):
 
 # %% ../nbs/05_models.ipynb #58307930
 class ConvStack(nn.Sequential):
-    "Input BatchNorm, then ConvBlocks alternated with max pooling: [B, C, *size] -> [B, channels[-1], *size / prod(pools)]."
-    def __init__(self, input_shape: tuple, channels: tuple, kernels: int | tuple, pools: tuple):
+    "Input BatchNorm, then ConvBlocks (the first strided by `stride`) alternated with max pooling: [B, C, *size] -> [B, channels[-1], *size / (stride * prod(pools))]."
+    def __init__(self, input_shape: tuple, channels: tuple, kernels: int | tuple, pools: tuple, stride: int = 1):
         input_shape = tuple(input_shape)
         dim = len(input_shape) - 1
         if dim not in (1, 2): raise ValueError(f"ConvStack takes a [channels, time] or [channels, height, width] input shape, got {input_shape}")
@@ -52,12 +57,14 @@ class ConvStack(nn.Sequential):
             raise ValueError(f"give one kernel and one pooling per block: {len(channels)} channels, {len(kernels)} kernels, {len(pools)} pools")
         BatchNorm, MaxPool = (nn.BatchNorm1d, nn.MaxPool1d) if dim == 1 else (nn.BatchNorm2d, nn.MaxPool2d)
         layers, c_in, size = [BatchNorm(input_shape[0])], input_shape[0], list(input_shape[1:])
-        for c_out, k, p in zip(channels, kernels, pools):
+        if any(s % stride for s in size): raise ValueError(f"a stride of {stride} does not divide the input {size}: choose one that does")
+        for i, (c_out, k, p) in enumerate(zip(channels, kernels, pools)):
+            s = stride if i == 0 else 1
             p = (p,) * dim if isinstance(p, int) else tuple(p)
-            if len(p) != dim or any(s % q for s, q in zip(size, p)):
-                raise ValueError(f"a max pooling of {p} does not divide the map {size}: choose pools whose products divide the input {list(input_shape[1:])}")
-            size = [s // q for s, q in zip(size, p)]
-            layers += [ConvBlock(c_in, c_out, k, dim), MaxPool(p[0] if dim == 1 else p)]
+            if len(p) != dim or any((n // s) % q for n, q in zip(size, p)):
+                raise ValueError(f"a max pooling of {p} does not divide the map {[n // s for n in size]}: choose a stride and pools whose products divide the input {list(input_shape[1:])}")
+            size = [n // s // q for n, q in zip(size, p)]
+            layers += [ConvBlock(c_in, c_out, k, dim, s), MaxPool(p[0] if dim == 1 else p)]
             c_in = c_out
         super().__init__(*layers)
         self.map_shape = (c_in, *size)   # the map after the last pooling, per example
@@ -88,7 +95,9 @@ def check_input(model: nn.Module, x, shape: tuple, name: str = 'input', hint: st
 # %% ../nbs/05_models.ipynb #39ae8b48
 def _describe(m: nn.Module) -> str:
     "A short name for a layer in a layer table"
-    if isinstance(m, ConvBlock): return f"ConvBlock {m.conv.in_channels}→{m.conv.out_channels}, kernel {'×'.join(map(str, m.conv.kernel_size))}"
+    if isinstance(m, ConvBlock):
+        s = m.conv.stride[0]
+        return f"ConvBlock {m.conv.in_channels}→{m.conv.out_channels}, kernel {'×'.join(map(str, m.conv.kernel_size))}" + (f", stride {s}" if s > 1 else '')
     if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d)):
         k = m.kernel_size if isinstance(m.kernel_size, tuple) else (m.kernel_size,)
         return f"MaxPool {'×'.join(map(str, k))}"
@@ -123,15 +132,41 @@ def layer_table(model: nn.Module, *shapes: tuple) -> pd.DataFrame:
         model.train(training)
     return pd.DataFrame(rows)
 
+# %% ../nbs/05_models.ipynb #e27f0aae
+@dataclass(frozen=True)
+class NetworkSpec:
+    "A registered network: its class (built as `cls(n_classes=, cfg=)`), the input it reads (a key of `features.FRONTENDS`), Table I's weights, its budget share."
+    name: str
+    cls: type
+    input: str                        # 'raw' | 'mel' | 'mfcc' | 'raw+mfcc'
+    paper_weights: int | None = None  # the paper's Table I; None for a network of our own
+    budget: float = 1.0               # share of the training budget (the paper trains the late-fusion CRNN half as long)
+
+NETWORKS: dict[str, NetworkSpec] = {}   # in registration order: Table I's
+
+def register_network(input: str, paper_weights: int | None = None, budget: float = 1.0, name: str | None = None):
+    "Class decorator: register the network under `name` (default: the class's name), reading the front end `input`."
+    if input not in FRONTENDS: raise ValueError(f"unknown input {input!r}: a network reads one of {', '.join(FRONTENDS)} (mgr_course.features.FRONTENDS)")
+    if not budget > 0: raise ValueError(f"a network's budget share must be positive, got {budget}")
+    def register(cls):
+        n = name or cls.__name__
+        NETWORKS[n] = NetworkSpec(n, cls, input, paper_weights, budget)
+        return cls
+    return register
+
+def network_names() -> tuple[str, ...]:
+    "The registered networks' names, in registration order."
+    return tuple(NETWORKS)
+
 # %% ../nbs/05_models.ipynb #ba226d86
 class ConvNet(nn.Module):
     "The paper's CNN: input BatchNorm, ConvBlocks alternated with max pooling, global max+average pooling, Classifier: [B, *input_shape] -> logits [B, n_classes]."
     hint = ''   # how to make the input, for the error a wrong shape raises
     def __init__(self, input_shape: tuple, channels: tuple, kernels: int | tuple, pools: tuple,
-                 n_classes: int = CFG.n_classes, hidden: tuple = (128, 64), dropout: float = CFG.dropout):
+                 n_classes: int = CFG.n_classes, hidden: tuple = (128, 64), dropout: float = CFG.dropout, stride: int = 1):
         super().__init__()
         self.input_shapes = (tuple(input_shape),)
-        self.features = ConvStack(input_shape, channels, kernels, pools)
+        self.features = ConvStack(input_shape, channels, kernels, pools, stride)
         self.pool = GlobalPool()
         self.classifier = Classifier(2 * channels[-1], n_classes, hidden, dropout)
 
@@ -139,28 +174,34 @@ class ConvNet(nn.Module):
         check_input(self, x, self.input_shapes[0], hint=self.hint)
         return self.classifier(self.pool(self.features(x)))
 
+@register_network('raw', paper_weights=158_106)
 class Raw1DCNN(ConvNet):
-    "1D CNN on raw audio at 22.05 kHz: [B, 1, 131072] -> logits [B, n_classes]."
+    "1D CNN on raw audio at 22.05 kHz, first convolution strided by `stride`: [B, 1, 131072] -> logits [B, n_classes]."
     hint = 'mgr_course.features.RawAudio makes it from a waveform crop'
-    def __init__(self, n_classes: int = CFG.n_classes, cfg: Config = CFG, channels: tuple = (16, 32, 64, 128),
-                 kernels: tuple = (64, 32, 16, 8), pools: tuple = (8, 8, 8, 4), hidden: tuple = (128, 64), dropout: float | None = None):
-        super().__init__(cfg.raw_shape, channels, kernels, pools, n_classes, hidden, cfg.dropout if dropout is None else dropout)
+    def __init__(self, n_classes: int | None = None, cfg: Config | None = None, channels: tuple = (16, 32, 64, 128), kernels: tuple = (64, 32, 16, 8),
+                 pools: tuple = (4, 4, 4, 4), stride: int = 8, hidden: tuple = (128, 64), dropout: float | None = None):
+        cfg = cfg or CFG
+        super().__init__(cfg.raw_shape, channels, kernels, pools, n_classes or cfg.n_classes, hidden, cfg.dropout if dropout is None else dropout, stride)
 
 # %% ../nbs/05_models.ipynb #4020a2c2
+@register_network('mel', paper_weights=139_306)
 class Mel2DCNN(ConvNet):
     "2D CNN on the log-mel spectrogram: [B, 1, 128, 512] -> logits [B, n_classes]."
     hint = 'mgr_course.features.LogMelSpectrogram makes it from a waveform crop'
-    def __init__(self, n_classes: int = CFG.n_classes, cfg: Config = CFG, channels: tuple = (16, 32, 64, 128), kernels: int | tuple = 3,
+    def __init__(self, n_classes: int | None = None, cfg: Config | None = None, channels: tuple = (16, 32, 64, 128), kernels: int | tuple = 3,
                  pools: tuple = ((4, 4), (4, 4), (2, 4), (2, 4)), hidden: tuple = (128, 64), dropout: float | None = None):
-        super().__init__(cfg.mel_shape, channels, kernels, pools, n_classes, hidden, cfg.dropout if dropout is None else dropout)
+        cfg = cfg or CFG
+        super().__init__(cfg.mel_shape, channels, kernels, pools, n_classes or cfg.n_classes, hidden, cfg.dropout if dropout is None else dropout)
 
 # %% ../nbs/05_models.ipynb #952bb61c
+@register_network('mfcc', paper_weights=139_306)
 class MFCC2DCNN(ConvNet):
     "2D CNN on the MFCCs, pooled to 1×64 to keep time: [B, 1, 20, 512] -> logits [B, n_classes]."
     hint = 'mgr_course.features.MFCC makes it from a waveform crop'
-    def __init__(self, n_classes: int = CFG.n_classes, cfg: Config = CFG, channels: tuple = (16, 32, 64, 128), kernels: int | tuple = 3,
+    def __init__(self, n_classes: int | None = None, cfg: Config | None = None, channels: tuple = (16, 32, 64, 128), kernels: int | tuple = 3,
                  pools: tuple = ((2, 2), (2, 2), (1, 2), (5, 1)), hidden: tuple = (128, 64), dropout: float | None = None):
-        super().__init__(cfg.mfcc_shape, channels, kernels, pools, n_classes, hidden, cfg.dropout if dropout is None else dropout)
+        cfg = cfg or CFG
+        super().__init__(cfg.mfcc_shape, channels, kernels, pools, n_classes or cfg.n_classes, hidden, cfg.dropout if dropout is None else dropout)
 
 # %% ../nbs/05_models.ipynb #d70c3a0d
 class ToSequence(nn.Module):
@@ -179,15 +220,18 @@ class StepConcat(nn.Module):
         return torch.cat(seqs, dim=-1)
 
 # %% ../nbs/05_models.ipynb #caaf7404
+@register_network('raw+mfcc', paper_weights=412_728, budget=0.5)
 class LateFusionCRNN(nn.Module):
     "1D branch on raw audio + 2D branch on MFCCs, fused per time step into an LSTM: (raw [B, 1, 131072], mfcc [B, 1, 20, 512]) -> logits [B, n_classes]."
-    def __init__(self, n_classes: int = CFG.n_classes, cfg: Config = CFG, channels: tuple = (16, 32, 64, 64),
-                 raw_kernels: tuple = (64, 32, 16, 8), raw_pools: tuple = (8, 8, 8, 4),
+    def __init__(self, n_classes: int | None = None, cfg: Config | None = None, channels: tuple = (16, 32, 64, 64),
+                 raw_kernels: tuple = (64, 32, 16, 8), raw_pools: tuple = (4, 4, 4, 4), raw_stride: int = 8,
                  mfcc_kernels: int | tuple = 3, mfcc_pools: tuple = ((2, 2), (2, 2), (1, 2), (5, 1)),
                  hidden: int = 200, dropout: float | None = None):
         super().__init__()
+        cfg = cfg or CFG
+        n_classes = n_classes or cfg.n_classes
         self.input_shapes = (tuple(cfg.raw_shape), tuple(cfg.mfcc_shape))
-        self.raw_branch = nn.Sequential(ConvStack(cfg.raw_shape, channels, raw_kernels, raw_pools), ToSequence())
+        self.raw_branch = nn.Sequential(ConvStack(cfg.raw_shape, channels, raw_kernels, raw_pools, raw_stride), ToSequence())
         self.mfcc_branch = nn.Sequential(ConvStack(cfg.mfcc_shape, channels, mfcc_kernels, mfcc_pools), ToSequence())
         r, m = self.raw_branch[0].map_shape, self.mfcc_branch[0].map_shape
         if m[1] != 1 or r[-1] != m[-1]:
@@ -205,26 +249,58 @@ class LateFusionCRNN(nn.Module):
         return self.fc(self.dropout(h[-1]))
 
 # %% ../nbs/05_models.ipynb #95af55af
-NETWORKS = {'Raw1DCNN': Raw1DCNN, 'Mel2DCNN': Mel2DCNN, 'MFCC2DCNN': MFCC2DCNN, 'LateFusionCRNN': LateFusionCRNN}
-
-def compare_weights(cfg: Config = CFG) -> pd.DataFrame:
-    "Our weight count for each network of Table I beside the paper's, with the difference in percent."
-    rows = []
-    for name, paper in cfg.paper_weights:
-        with torch.device('meta'): ours = count_weights(NETWORKS[name](cfg=cfg))
-        rows.append(dict(network=name, ours=ours, paper=paper, difference_pct=round(100 * (ours - paper) / paper, 2)))
+def compare_weights(cfg: Config | None = None) -> pd.DataFrame:
+    "Our weight count for each registered network that Table I lists, beside the paper's, with the difference in percent."
+    cfg, rows = cfg or CFG, []
+    for name, spec in NETWORKS.items():
+        if spec.paper_weights is None: continue
+        with torch.device('meta'): ours = count_weights(spec.cls(n_classes=cfg.n_classes, cfg=cfg))
+        rows.append(dict(network=name, ours=ours, paper=spec.paper_weights, difference_pct=round(100 * (ours - spec.paper_weights) / spec.paper_weights, 2)))
     return pd.DataFrame(rows).set_index('network')
+
+# %% ../nbs/05_models.ipynb #c1d795b3
+class GenreClassifier(nn.Module):
+    "A waveform [B, 1, crop_samples] -> feature `frontend` (fp32, autocast off) -> `net` -> genre logits [B, n_classes]."
+    def __init__(self, frontend: nn.Module, net: nn.Module, name: str | None = None, input: str | None = None):
+        super().__init__()
+        self.frontend, self.net, self.name, self.input = frontend, net, name or type(net).__name__, input
+
+    @property
+    def is_channels_last(self) -> bool:
+        "Whether the network's 2D convolutions hold their weights channels-last (a 1-channel kernel is both layouts: it does not count)."
+        w = next((m.weight for m in self.net.modules() if isinstance(m, nn.Conv2d) and m.in_channels > 1), None)
+        return w is not None and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+
+    def channels_last(self) -> 'GenreClassifier':
+        "Convert the 2D convolutions' weights to channels-last; the 4-D feature maps follow in `forward`."
+        return self.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            f = self.frontend(x.float())
+        fs = f if isinstance(f, tuple) else (f,)
+        if self.is_channels_last: fs = tuple(t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for t in fs)
+        return self.net(*fs)
+
+def build_model(name: str, cfg: Config | None = None) -> GenreClassifier:
+    "The registered network `name` behind its feature front end: waveform [B, 1, crop_samples] -> logits [B, n_classes]."
+    cfg = cfg or CFG
+    if name not in NETWORKS: raise ValueError(f"unknown network {name!r}: choose one of {', '.join(network_names())}")
+    spec = NETWORKS[name]
+    return GenreClassifier(FRONTENDS[spec.input](cfg), spec.cls(n_classes=cfg.n_classes, cfg=cfg), name=name, input=spec.input)
 
 # %% ../nbs/05_models.ipynb #11d437e8
 class Ensemble(nn.Module):
-    "Average of the members' softmax probabilities; every member maps the same input(s) to logits: input(s) -> probabilities [B, n_classes]."
-    def __init__(self, members):
+    "The log of the members' mean softmax, so that it stands wherever logits do; every member maps the same input(s) to logits: input(s) -> [B, n_classes]."
+    def __init__(self, members, names=None):
         super().__init__()
         members = list(members)
         if not members: raise ValueError("an Ensemble needs at least one member")
         self.members = nn.ModuleList(members)
+        self.names = list(names) if names is not None else [getattr(m, 'name', type(m).__name__) for m in members]
+        if len(self.names) != len(members): raise ValueError(f"give one name per member: {len(members)} members, names {self.names}")
 
     def forward(self, *xs):
-        probs = [m(*xs).float().softmax(-1) for m in self.members]
-        if len({p.shape for p in probs}) > 1: raise ValueError(f"the members disagree on the output shape: {[list(p.shape) for p in probs]}")
-        return torch.stack(probs).mean(0)
+        logp = [m(*xs).float().log_softmax(-1) for m in self.members]
+        if len({p.shape for p in logp}) > 1: raise ValueError(f"the members disagree on the output shape: {[list(p.shape) for p in logp]}")
+        return torch.logsumexp(torch.stack(logp), 0) - math.log(len(logp))
