@@ -8,11 +8,12 @@ Docs: https://mgr-course.github.io/mgr_course/audio.html.md"""
 from __future__ import annotations
 import random, contextlib
 import numpy as np
+import torch
 from audiomentations import Compose, AddGaussianNoise, TimeStretch, PitchShift
 from .config import CFG, Config
 
 # %% auto #0
-__all__ = ['seeded_globals', 'Augment']
+__all__ = ['seeded_globals', 'Augment', 'add_noise']
 
 # %% ../nbs/02_audio.ipynb #90679aef
 @contextlib.contextmanager
@@ -24,11 +25,11 @@ def seeded_globals(seed: int):
     finally: random.setstate(py_state); np.random.set_state(np_state)
 
 class Augment:
-    "The paper's training augmentation: a 1-D float32 crop at cfg.sample_rate -> a perturbed crop of the same length."
-    def __init__(self, cfg: Config = CFG, seed: int | None = None):
+    "The paper's training augmentation: a 1-D float32 crop at cfg.sample_rate -> a perturbed crop of the same length; `noise=False` leaves out the noise."
+    def __init__(self, cfg: Config = CFG, seed: int | None = None, noise: bool = True):
         self.cfg, self.sample_rate = cfg, cfg.sample_rate
         self.transforms = Compose([
-            AddGaussianNoise(min_amplitude=cfg.noise_amplitude[0], max_amplitude=cfg.noise_amplitude[1], p=cfg.p_noise),
+            *([AddGaussianNoise(min_amplitude=cfg.noise_amplitude[0], max_amplitude=cfg.noise_amplitude[1], p=cfg.p_noise)] if noise else []),
             TimeStretch(min_rate=cfg.stretch_rate[0], max_rate=cfg.stretch_rate[1], leave_length_unchanged=True, p=cfg.p_time_stretch),
             PitchShift(min_semitones=cfg.pitch_semitones[0], max_semitones=cfg.pitch_semitones[1], p=cfg.p_pitch_shift)])
         self.rng = None if seed is None else np.random.default_rng(seed)
@@ -55,3 +56,14 @@ class Augment:
         if len(a) < self.cfg.n_fft: raise ValueError(f"Augment needs at least {self.cfg.n_fft} samples, got {len(a)}")
         if not np.isfinite(a).all(): raise ValueError("Augment got NaN or infinite samples: the audio is corrupt; drop or repair that clip")
         return a.astype(np.float32, copy=False)
+
+# %% ../nbs/02_audio.ipynb #190c4bf3
+def add_noise(x: np.ndarray, rng: np.random.Generator, cfg: Config | None = None) -> np.ndarray:
+    "AddGaussianNoise on a 1-D float32 array, in place: with probability cfg.p_noise, white noise of amplitude uniform in cfg.noise_amplitude."
+    cfg = cfg or CFG
+    u, amplitude, seed = rng.random(), rng.uniform(*cfg.noise_amplitude), int(rng.integers(2**63))   # always three draws
+    if u >= cfg.p_noise: return x
+    noise = torch.randn(len(x), generator=torch.Generator().manual_seed(seed)).numpy()   # torch's normal sampler: 2-3x NumPy's
+    noise *= np.float32(amplitude)
+    return np.add(x, noise, out=x)
+

@@ -1,4 +1,4 @@
-"""Crops of the clip table, augmented in training only, turned into the three inputs of the paper's networks, normalised, and batched by a loader whose every random choice is reproducible.
+"""Crops of the clip table, augmented in training only, turned into the three inputs of the paper's networks, normalised, and batched by a loader whose every random choice is reproducible; then served from a decoded cache and a bank of augmented views, so that the loader keeps up with the networks.
 
 Docs: https://mgr-course.github.io/mgr_course/datasets.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://mgr-course.github.io/mgr_course/datasets.html.md"""
 
 # %% ../nbs/04_datasets.ipynb #94db7f85
 from __future__ import annotations
-import os, math, hashlib, json, tempfile, warnings
+import os, math, hashlib, json, tempfile, warnings, shutil
 from collections import namedtuple
 from pathlib import Path
 import numpy as np
@@ -16,14 +16,16 @@ from torch import nn
 from torch.utils.data import Dataset, DataLoader, Sampler
 from tqdm.auto import tqdm
 from .config import CFG, Config, data_dir
-from .data import load_audio, AudioError, random_crop_offset, center_crop_offset
-from .audio import Augment
+from .data import load_audio, AudioError, random_crop_offset, center_crop_offset, crop_offsets, quiet_decoder
+from .audio import Augment, add_noise
+from .synthetic import parallel_map, file_lock
 from .features import RawAudio, LogMelSpectrogram, MFCC
 
 # %% auto #0
-__all__ = ['SPLITS', 'FEATURES', 'PER_BAND', 'Batch', 'item_rng', 'CropDataset', 'RawAudioDataset', 'MelSpectrogramDataset',
-           'MFCCDataset', 'RunningStats', 'Standardize', 'training_stats', 'collate_crops', 'EpochSampler',
-           'CropLoader', 'default_workers', 'make_loader']
+__all__ = ['SPLITS', 'FEATURES', 'PER_BAND', 'Batch', 'CACHE_VERSION', 'item_rng', 'CropDataset', 'RawAudioDataset',
+           'MelSpectrogramDataset', 'MFCCDataset', 'RunningStats', 'Standardize', 'training_stats', 'collate_crops',
+           'EpochSampler', 'CropLoader', 'default_workers', 'make_loader', 'content_key', 'atomic_folder',
+           'cached_arrays', 'quantize', 'parallel_fill', 'DecodedClips', 'AugmentBank', 'BankCrops', 'ClipCrops']
 
 # %% ../nbs/04_datasets.ipynb #8855dd24
 SPLITS = ('training', 'validation', 'test')
@@ -185,7 +187,8 @@ Batch = namedtuple('Batch', ['x', 'y', 'skipped'])
 Batch.__doc__ = "A batch: inputs x [B, ...], labels y [B], and how many items were dropped because they failed to decode."
 
 def collate_crops(items: list) -> Batch:
-    "Stack the (x, label) items that are not None into a `Batch`, counting the None ones as skipped."
+    "Stack the (x, label) items that are not None into a `Batch`, counting the None ones as skipped; a `Batch` (from `__getitems__`) passes."
+    if isinstance(items, Batch): return items
     kept = [it for it in items if it is not None]
     skipped = len(items) - len(kept)
     if not kept: return Batch(torch.empty(0), torch.empty(0, dtype=torch.long), skipped)
@@ -219,11 +222,225 @@ def _worker_init(_): torch.set_num_threads(1)
 
 def make_loader(ds: Dataset, batch_size: int = CFG.batch_size, shuffle: bool | None = None, num_workers: int | None = None,
                 seed: int | None = None, epoch: int = 0) -> CropLoader:
-    "Batches `Batch(x, y, skipped)` of `ds`; shuffled (default: when ds trains) in an order fixed by (seed, epoch)."
+    "Batches `Batch(x, y, skipped)` of `ds`; shuffled (default: when ds trains) in an order fixed by (seed, epoch); workers unless ds is in memory."
     shuffle = getattr(ds, 'train', False) if shuffle is None else shuffle
     seed = getattr(ds, 'seed', CFG.seed) if seed is None else seed
-    num_workers = default_workers() if num_workers is None else num_workers
+    if num_workers is None: num_workers = 0 if getattr(ds, 'in_memory', False) else default_workers()
     loader = CropLoader(ds, batch_size=batch_size, sampler=EpochSampler(len(ds), shuffle, seed, epoch), num_workers=num_workers,
                         collate_fn=collate_crops, worker_init_fn=_worker_init if num_workers else None, persistent_workers=False)
     loader.set_epoch(epoch)
     return loader
+
+# %% ../nbs/04_datasets.ipynb #3a2469da
+CACHE_VERSION = 1      # bump when what a cache holds changes meaning: every old cache gets a new key
+
+def content_key(clips: pd.DataFrame, **settings) -> str:
+    "A short hash of the clips' content (track id, path relative to the dataset root, file size and mtime) and `settings`."
+    paths = [os.path.abspath(p) for p in clips.path.astype(str)]
+    root = clips.attrs.get('root') or (os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else '')
+    rows = []
+    for t, p in zip(clips.index, paths):
+        try: s = os.stat(p); st = [s.st_size, s.st_mtime_ns]
+        except OSError: st = [-1, -1]
+        rows.append([int(t), os.path.relpath(p, root), *st])
+    what = dict(version=CACHE_VERSION, clips=rows, settings=settings)
+    return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+def atomic_folder(final: Path, build) -> Path:
+    "The folder `final`, made once by `build(tmp)` in a temporary folder renamed last: a killed build leaves nothing that looks complete."
+    final = Path(final)
+    with file_lock(final.parent/f'.{final.name}.lock'):
+        if final.exists(): return final
+        for stale in final.parent.glob(f'.{final.name}.tmp-*'): shutil.rmtree(stale, ignore_errors=True)   # left by a killed build
+        tmp = final.parent/f'.{final.name}.tmp-{os.getpid()}'
+        tmp.mkdir(parents=True)
+        try: build(tmp); os.rename(tmp, final)
+        except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
+    return final
+
+def cached_arrays(name: str, shape: tuple, build, cache: bool = True) -> dict:
+    "{'data': int16 array of `shape` filled by `build(data)`, **the index arrays `build` returns}; memory-mapped from data_dir()/cache/name."
+    if not cache:
+        data = np.zeros(shape, np.int16)
+        return dict(data=data, **build(data))
+    def make(tmp):
+        data = np.lib.format.open_memmap(tmp/'data.npy', mode='w+', dtype=np.int16, shape=shape)
+        index = build(data); data.flush(); del data
+        np.savez(tmp/'index.npz', **index)
+    folder = atomic_folder(data_dir()/'cache'/name, make)
+    with np.load(folder/'index.npz') as z: index = dict(z)
+    return dict(data=np.load(folder/'data.npy', mmap_mode='r'), **index)
+
+
+# %% ../nbs/04_datasets.ipynb #0a56a09d
+def quantize(y: np.ndarray) -> tuple[np.ndarray, float]:
+    "float samples -> (int16 q, scale) with y ~ q * scale; scale = max(1, peak) / 32767, so the error is at most scale / 2."
+    scale = max(1.0, float(np.abs(y).max(initial=0.))) / 32767
+    return np.round(np.asarray(y, np.float32) / np.float32(scale)).astype(np.int16), scale
+
+def parallel_fill(out: np.ndarray, starts, f, jobs: list, n_jobs: int = 2, progress: bool = True, desc: str | None = None,
+                  chunk: int = 32) -> tuple[list, list]:
+    "Run f (job -> (int16 rows, scale, error)) over `jobs` in parallel, writing job j's rows at out[starts[j]:]; returns scales and errors."
+    scales, errors = [], []
+    with tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False) as bar:
+        for s in range(0, len(jobs), chunk):            # a chunk at a time: only `chunk` results are ever held in memory
+            for j, (q, scale, err) in enumerate(parallel_map(f, jobs[s:s + chunk], n_jobs, progress=False, chunksize=1), s):
+                if q is not None: out[starts[j]:starts[j] + len(q)] = q
+                scales.append(scale); errors.append(err)
+            bar.update(len(jobs[s:s + chunk]))
+    return scales, errors
+
+
+# %% ../nbs/04_datasets.ipynb #69632aa8
+def _decode(job):
+    "One clip decoded whole at `sr` and checked against the scanned length: (int16, scale, '') or (None, 1., error naming the file)."
+    path, sr, expected = job
+    try:
+        with quiet_decoder(): y = load_audio(path, sr)
+    except (AudioError, OSError) as e: return None, 1., str(e)
+    if len(y) != expected:
+        return None, 1., (f"{path}: decodes to {len(y)} samples at {sr} Hz but the clip table says {expected}: the file was cut or "
+                          f"changed since the scan; scan the dataset again (clip_table)")
+    if not np.isfinite(y).all(): return None, 1., f"{path}: decoded audio holds NaN or infinite samples"
+    return *quantize(y), ''
+
+def _check_table(clips: pd.DataFrame, cfg: Config):
+    missing = {'label', 'split', 'path', 'samples'} - set(clips.columns)
+    if missing: raise ValueError(f"the clip table lacks columns {sorted(missing)}: build it with mgr_course.data.clip_table(cfg)")
+    if not len(clips): raise ValueError("the clip table is empty")
+    short = clips[clips.samples < cfg.crop_samples]
+    if len(short):
+        raise ValueError(f"{len(short)} clip(s) are shorter than a crop of {cfg.crop_samples} samples at {cfg.sample_rate} Hz, e.g. "
+                         f"{short.path.iloc[0]} ({short.samples.iloc[0]} samples): drop them from the clip table (clip_table's scan does)")
+
+class DecodedClips:
+    "Every clip of a clip table decoded once at cfg.sample_rate, int16 in one memory-mapped .npy under data_dir()/cache, keyed by content."
+    def __init__(self, clips: pd.DataFrame, cfg: Config | None = None, cache: bool = True, progress: bool = True, n_jobs: int = 2):
+        self.cfg = cfg = cfg or CFG
+        _check_table(clips, cfg)
+        lengths = clips.samples.to_numpy(np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        def build(data):
+            jobs = [(str(p), cfg.sample_rate, int(n)) for p, n in zip(clips.path, lengths)]
+            scales, errors = parallel_fill(data, starts, _decode, jobs, n_jobs, progress, f'decoding {len(jobs)} clips')
+            return dict(track_ids=clips.index.to_numpy(np.int64), starts=starts, lengths=lengths, scales=np.array(scales), errors=np.array(errors, str))
+        key = content_key(clips, kind='decoded', sample_rate=cfg.sample_rate)
+        a = cached_arrays(f'decoded-{cfg.sample_rate}-{key}', (int(lengths.sum()),), build, cache)
+        for t, e in zip(a['track_ids'], a['errors']):
+            if e: warnings.warn(f"skipping track {t}: {e}", RuntimeWarning)
+        ok = a['errors'] == ''
+        self.data, self.starts, self.lengths, self.scales = a['data'], a['starts'][ok], a['lengths'][ok], a['scales'][ok].astype(np.float32)
+        self.clips = clips[ok]
+
+    def __len__(self): return len(self.clips)
+    @property
+    def track_ids(self) -> np.ndarray: return self.clips.index.to_numpy()
+    @property
+    def labels(self) -> np.ndarray: return self.clips.label.to_numpy(np.int64)
+    @property
+    def splits(self) -> np.ndarray: return self.clips.split.to_numpy(str)
+
+    def audio(self, i: int, offset: int = 0, frames: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        "Float32 samples [offset, offset+frames) of clip i (to its end if frames is None), written into `out` if given."
+        n = int(self.lengths[i]); frames = n - offset if frames is None else frames
+        if offset < 0 or offset + frames > n: raise ValueError(f"samples [{offset}, {offset + frames}) are outside clip {i} ({n} samples)")
+        q = self.data[self.starts[i] + offset: self.starts[i] + offset + frames]
+        return np.multiply(q, self.scales[i], out=out, dtype=np.float32)
+
+
+# %% ../nbs/04_datasets.ipynb #bf24fe69
+def _views(job):
+    "The `views` stretched / pitch-shifted views of one clip: (int16 [views, length], scales [views], '')."
+    y, track_id, seed, views, length, cfg = job
+    aug, n = Augment(cfg, noise=False), min(length, len(y))
+    out, scales = np.zeros((views, length), np.int16), np.ones(views)
+    for v in range(views):
+        rng = np.random.default_rng([seed, track_id, v])
+        start = int(rng.integers(0, len(y) - n + 1))
+        out[v, :n], scales[v] = quantize(aug(y[start:start + n], seed=int(rng.integers(2**63))))
+    return out, scales, ''
+
+class AugmentBank:
+    "`views` time-stretched / pitch-shifted views (crop_samples * 9/8 long) of each training clip of `decoded`: built once, cached."
+    def __init__(self, decoded: DecodedClips, views: int = 4, seed: int | None = None, cfg: Config | None = None,
+                 cache: bool = True, progress: bool = True, n_jobs: int = 2):
+        cfg = self.cfg = cfg or decoded.cfg
+        if views < 1: raise ValueError(f"views must be at least 1, got {views}")
+        self.decoded, self.views, self.seed = decoded, int(views), cfg.seed if seed is None else int(seed)
+        self.index = np.flatnonzero(decoded.splits == 'training')          # rows of `decoded` that the bank covers
+        if not len(self.index): raise ValueError("the clip table has no 'training' clips")
+        self.length = cfg.crop_samples + cfg.crop_samples // 8
+        self.valid = np.minimum(decoded.lengths[self.index], self.length)    # samples of each clip's views that hold audio
+        settings = {k: getattr(cfg, k) for k in ['sample_rate', 'crop_samples', 'p_time_stretch', 'p_pitch_shift', 'stretch_rate', 'pitch_semitones']}
+        key = content_key(decoded.clips.iloc[self.index], kind='bank', views=self.views, seed=self.seed, length=self.length, **settings)
+        def build(data):
+            jobs = [(decoded.audio(i), int(decoded.track_ids[i]), self.seed, self.views, self.length, cfg) for i in self.index]
+            scales, _ = parallel_fill(data, np.arange(len(jobs)) * self.views, _views, jobs, n_jobs, progress,
+                                      f'augmenting {len(jobs)} clips x {self.views} views')
+            return dict(scales=np.stack(scales))
+        a = cached_arrays(f'bank-{key}', (len(self.index) * self.views, self.length), build, cache)
+        self.data, self.scales = a['data'], a['scales'].astype(np.float32)
+
+    def __len__(self): return len(self.index)
+    @property
+    def labels(self) -> np.ndarray: return self.decoded.labels[self.index]
+
+    def view(self, i: int, v: int, offset: int = 0, frames: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        "Float32 samples [offset, offset+frames) of view v of training clip i, written into `out` if given."
+        frames = int(self.valid[i]) - offset if frames is None else frames
+        if offset < 0 or offset + frames > self.valid[i]: raise ValueError(f"samples [{offset}, {offset + frames}) are outside view {i}/{v} ({self.valid[i]} samples)")
+        return np.multiply(self.data[i * self.views + v, offset:offset + frames], self.scales[i, v], out=out, dtype=np.float32)
+
+
+# %% ../nbs/04_datasets.ipynb #b0c87596
+class _MemoryCrops(Dataset):
+    "Crops assembled straight into the batch tensor: `__getitems__` fills [B, 1, crop_samples] in place (no per-item tensors to stack)."
+    in_memory = True                                # make_loader: no worker processes (they would only copy 1 MB items back)
+    def set_epoch(self, epoch: int):
+        "Move to `epoch`: item i's randomness depends only on (seed, epoch, i)."
+        self.epoch = int(epoch)
+    def __getitem__(self, index: int):
+        "(x [1, crop_samples] float32, label)"
+        x = torch.empty(1, self.cfg.crop_samples); self._fill(index, x[0].numpy())
+        return x, int(self.labels[index])
+    def __getitems__(self, indices: list) -> Batch:
+        x = torch.empty(len(indices), 1, self.cfg.crop_samples)
+        for row, i in zip(x, indices): self._fill(i, row[0].numpy())
+        return Batch(x, torch.as_tensor(self.labels[list(indices)], dtype=torch.long), 0)
+
+class BankCrops(_MemoryCrops):
+    "Training crops from an `AugmentBank`: item i of epoch e is a random crop of one of its views, plus Gaussian noise; random by (seed, e, i)."
+    train = True
+    def __init__(self, bank: AugmentBank, seed: int | None = None):
+        self.bank, self.cfg, self.labels = bank, bank.cfg, bank.labels
+        self.seed, self.epoch = bank.seed if seed is None else int(seed), 0
+        self.first_view = np.random.default_rng([self.seed, 2**31]).integers(bank.views, size=len(bank))
+    def __len__(self): return len(self.bank)
+    def _fill(self, i: int, out: np.ndarray):
+        rng, n = item_rng(self.seed, self.epoch, i), self.cfg.crop_samples
+        v = (self.first_view[i] + self.epoch) % self.bank.views      # each view once every `views` epochs
+        self.bank.view(i, v, int(rng.integers(0, self.bank.valid[i] - n + 1)), n, out=out)
+        add_noise(out, rng, self.cfg)
+
+class ClipCrops(_MemoryCrops):
+    "Evaluation crops of one split from `DecodedClips`: the centre crop of each clip, or with `crops='all'` all its non-overlapping crops."
+    train = False
+    def __init__(self, decoded: DecodedClips, split: str, crops: str = 'center'):
+        if split not in SPLITS: raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if crops not in ('center', 'all'): raise ValueError(f"crops must be 'center' or 'all', not {crops!r}")
+        self.decoded, self.cfg, self.split, self.crops = decoded, decoded.cfg, split, crops
+        self.index = np.flatnonzero(decoded.splits == split)
+        if not len(self.index): raise ValueError(f"the clip table has no {split!r} clips")
+        self.labels, self.seed, self.epoch = decoded.labels[self.index], decoded.cfg.seed, 0
+    def __len__(self): return len(self.index)
+    def _fill(self, i: int, out: np.ndarray):
+        j, n = self.index[i], self.cfg.crop_samples
+        self.decoded.audio(j, center_crop_offset(int(self.decoded.lengths[j]), n), n, out=out)
+    def __getitem__(self, index: int):
+        "(x [1, crop_samples], label); with crops='all', x is [n_crops, 1, crop_samples]."
+        if self.crops == 'center': return super().__getitem__(index)
+        j, n = self.index[index], self.cfg.crop_samples
+        return torch.from_numpy(np.stack([self.decoded.audio(j, o, n) for o in crop_offsets(int(self.decoded.lengths[j]), n)]))[:, None], int(self.labels[index])
+    def __getitems__(self, indices: list):
+        return super().__getitems__(indices) if self.crops == 'center' else [self[i] for i in indices]
+

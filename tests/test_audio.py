@@ -55,3 +55,19 @@ def test_bad_input(crop):
     with pytest.raises(ValueError, match='NaN or infinite'): aug(np.r_[crop, np.inf].astype(np.float32))
     with pytest.raises(TypeError, match='floating-point'): aug((crop * 1000).astype(np.int16))
     with pytest.raises(ValueError, match='at least'): aug(crop[:10])
+
+def test_split_augmentation_expensive_once_cheap_per_step(crop):
+    from mgr_course.audio import add_noise
+    assert [type(t).__name__ for t in Augment(noise=False).transforms.transforms] == ['TimeStretch', 'PitchShift']
+    none = CFG.replace(p_time_stretch=0., p_pitch_shift=0.)
+    assert np.array_equal(Augment(none, noise=False)(crop, seed=3), crop)   # without noise, nothing is left to apply
+    always = CFG.replace(p_noise=1.)
+    a, b = add_noise(crop.copy(), np.random.default_rng([1, 2, 3]), always), add_noise(crop.copy(), np.random.default_rng([1, 2, 3]), always)
+    assert np.array_equal(a, b) and a.dtype == np.float32 and a.shape == crop.shape
+    assert not np.array_equal(a, add_noise(crop.copy(), np.random.default_rng([1, 2, 4]), always))
+    stds = [float((add_noise(crop.copy(), np.random.default_rng(s), always) - crop).std()) for s in range(20)]
+    assert min(stds) >= CFG.noise_amplitude[0] * 0.98 and max(stds) <= CFG.noise_amplitude[1] * 1.02 and max(stds) - min(stds) > 0.003
+    x = crop.copy()
+    assert add_noise(x, np.random.default_rng(0), CFG.replace(p_noise=0.)) is x and np.array_equal(x, crop)
+    applied = [not np.array_equal(add_noise(crop.copy(), np.random.default_rng(s)), crop) for s in range(60)]
+    assert 15 < sum(applied) < 45                                            # p_noise = 0.5
