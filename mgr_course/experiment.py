@@ -11,19 +11,20 @@ from dataclasses import asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
-from .config import CFG, Config, repo_root, data_dir, default_device
+from .config import CFG, Config, repo_root, data_dir, default_device, cpu_model, autocast_dtype
 from .data import clip_table, dataset_root, ensure_dataset
-from .models import count_weights
+from .datasets import DecodedClips
+from .models import count_weights, network_names
 from .training import train_network, runs_dir, load_trained, plot_history, atomic_write_text
 from .metrics import plot_confusion, paper_table1, mcnemar_exact
-from .evaluation import predict_clips, metrics_row, inference_dtype
+from .evaluation import predict_clips, metrics_row
 from .ensemble import load_ensemble
 from .synthetic import mfcc_baseline
 
 # %% auto #0
-__all__ = ['RESULTS_FORMAT', 'METRICS', 'REFERENCE', 'BASELINE', 'PAPER_COLUMNS', 'results_dir', 'relative_path', 'cpu_model',
-           'machine_info', 'score_rows', 'reproduce', 'times_line', 'write_results', 'load_results', 'find_results',
-           'table1', 'table1_markdown', 'findings', 'plot_histories', 'plot_confusions']
+__all__ = ['RESULTS_FORMAT', 'METRICS', 'REFERENCE', 'BASELINE', 'PAPER_COLUMNS', 'results_dir', 'relative_path', 'machine_info',
+           'score_rows', 'reproduce', 'times_line', 'write_results', 'load_results', 'find_results', 'table1',
+           'table1_markdown', 'findings', 'plot_histories', 'plot_confusions']
 
 # %% ../nbs/09_experiment.ipynb #45eef65b
 RESULTS_FORMAT = 2          # bump when results.json changes shape; load_results refuses other formats with a message
@@ -50,20 +51,12 @@ def _no_machine_paths(obj):
     if isinstance(obj, (list, tuple)): return [_no_machine_paths(v) for v in obj]
     return relative_path(obj) if isinstance(obj, str) and os.path.isabs(obj) else obj
 
-# %% ../nbs/09_experiment.ipynb #f8317ecb
-def cpu_model() -> str:
-    "The CPU's model name (from /proc/cpuinfo on Linux, else the platform's answer)."
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'): return line.split(':', 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or platform.machine()
-
+# %% ../nbs/09_experiment.ipynb #9542112a
 def machine_info(device=None) -> dict:
     "What ran the job: CPU model and cores, device, inference precision, torch and Python versions."
     device = torch.device(device) if device is not None else default_device()
     gpu = torch.cuda.get_device_name(device) if device.type == 'cuda' else None
-    return dict(cpu=cpu_model(), cores=os.cpu_count(), device=str(device), gpu=gpu, precision=str(inference_dtype(device)).replace('torch.', ''),
+    return dict(cpu=cpu_model(), cores=os.cpu_count(), device=str(device), gpu=gpu, precision=str(autocast_dtype(device) or torch.float32).replace('torch.', ''),
                 torch=torch.__version__, python=platform.python_version(), platform=platform.platform(terse=True))
 
 @contextlib.contextmanager
@@ -93,25 +86,26 @@ def score_rows(preds: dict, reference: str = REFERENCE) -> dict:
             out[name][crops] = dict(row, skipped=int(pred.get('skipped', 0)))
     return out
 
-# %% ../nbs/09_experiment.ipynb #8b7a5522
-def _predict_both(model, clips, cfg, progress) -> dict:
+# %% ../nbs/09_experiment.ipynb #7fb0a346
+def _predict_both(model, clips, decoded, cfg, progress) -> dict:
     "Test-split predictions of one model with the centre crop and with all crops averaged."
-    return {key: predict_clips(model, clips, 'test', cfg, crops=crops, progress=progress) for crops, key in (('center', 'center'), ('all', 'multicrop'))}
+    return {key: predict_clips(model, clips, 'test', cfg, crops=crops, progress=progress, decoded=decoded)
+            for crops, key in (('center', 'center'), ('all', 'multicrop'))}
 
-def _train_rows(clips, runs, cfg, times, progress, verbose) -> tuple[dict, dict]:
+def _train_rows(clips, decoded, runs, cfg, times, progress, verbose) -> tuple[dict, dict]:
     "Train (or find trained) every network, build the ensembles; their rows and test predictions."
     rows, preds = {}, {}
-    for name in cfg.networks:
+    for name in network_names():
         if verbose: print(f"== {name}")
         with _timed(times, f'train {name}'): summary = train_network(name, cfg, clips=clips, runs=runs, progress=progress)
         model = load_trained(runs/name, cfg)
         rows[name] = dict(kind='network', weights=count_weights(model.net), history=summary['history'],
                           train={k: v for k, v in summary.items() if k not in ('history', 'settings')})
-        with _timed(times, 'evaluation'): preds[name] = _predict_both(model, clips, cfg, progress)
+        with _timed(times, 'evaluation'): preds[name] = _predict_both(model, clips, decoded, cfg, progress)
     for name, members in cfg.ensembles:
         if verbose: print(f"== {name} ({' + '.join(members)})")
         rows[name] = dict(kind='ensemble', members=list(members), weights=sum(rows[m]['weights'] for m in members))
-        with _timed(times, 'evaluation'): preds[name] = _predict_both(load_ensemble(name, runs, cfg), clips, cfg, progress)
+        with _timed(times, 'evaluation'): preds[name] = _predict_both(load_ensemble(name, runs, cfg), clips, decoded, cfg, progress)
     return rows, preds
 
 def _baseline_row(clips, cfg, progress) -> tuple[dict, dict]:
@@ -127,9 +121,10 @@ def reproduce(cfg: Config | None = None, out=None, runs=None, progress: bool = T
     cfg, times, t0 = cfg or CFG, {}, time.time()
     with _timed(times, 'generate'): root = ensure_dataset(cfg, progress)
     with _timed(times, 'scan'): clips = clip_table(cfg, progress=progress)
+    with _timed(times, 'cache'): decoded = DecodedClips(clips, cfg, progress=progress)     # decoded once, shared with training
     runs = Path(runs) if runs is not None else runs_dir(cfg)
     out = Path(out) if out is not None else results_dir()/root.name
-    rows, preds = _train_rows(clips, runs, cfg, times, progress, verbose)
+    rows, preds = _train_rows(clips, decoded, runs, cfg, times, progress, verbose)
     with _timed(times, 'baseline'): rows[BASELINE], preds[BASELINE] = _baseline_row(clips, cfg, progress)
     for name, scored in score_rows(preds).items(): rows[name].update(scored)
     res = dict(format=RESULTS_FORMAT, dataset=str(cfg.dataset), dataset_root=root,

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 import matplotlib.pyplot as plt
 from .config import CFG, Config, default_device
+from .models import network_names
 from .data import load_audio, crop_offsets, center_crop_offset, AudioError, SILENCE, clip_table
 from .evaluation import crop_probabilities
 from .training import load_trained, runs_dir
@@ -61,7 +62,7 @@ def trained_models(runs=None, cfg: Config | None = None) -> list[str]:
     "The networks trained in `runs` (default `runs_dir(cfg)`), then the ensembles whose members all are."
     cfg = cfg or CFG
     runs = Path(runs) if runs is not None else runs_dir(cfg)
-    nets = [n for n in cfg.networks if (runs/n/'model.pt').exists()]
+    nets = [n for n in network_names() if (runs/n/'model.pt').exists()]
     return [*nets, *[n for n, members in cfg.ensembles if all(m in nets for m in members)]]
 
 def load_model(name: str, runs=None, cfg: Config | None = None) -> nn.Module:
