@@ -28,9 +28,9 @@ __all__ = ['audio_samples', 'stream_crops', 'SideBySide', 'trained_models', 'loa
 def audio_samples(path, sr: int | None = None) -> int:
     "The length of the audio file at `path` in samples at `sr` (default cfg's), read from its header without decoding it."
     sr = sr or CFG.sample_rate
+    if not Path(path).is_file(): raise AudioError(f"{path}: no such file")
     try: info = sf.info(str(path))
     except (sf.LibsndfileError, sf.SoundFileError, RuntimeError) as e: raise AudioError(f"{path}: cannot be decoded ({e})") from e
-    except FileNotFoundError: raise AudioError(f"{path}: no such file") from None
     return info.frames * sr // info.samplerate
 
 def stream_crops(path, cfg: Config | None = None, block: int = 8):
