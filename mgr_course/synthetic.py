@@ -6,19 +6,19 @@ Docs: https://mgr-course.github.io/mgr_course/synthetic.html.md"""
 
 # %% ../nbs/01a_synthetic.ipynb #b8b32fd9
 from __future__ import annotations
-import os, fcntl, shutil, time, contextlib, multiprocessing as mp
+import os, shutil, time
 from pathlib import Path
-from concurrent.futures import ProcessPoolExecutor
 import numpy as np, pandas as pd, soundfile as sf
 from scipy import signal
-from tqdm.auto import tqdm
 from .config import CFG, GENRES
+from .files import parallel_map, file_lock
+
 
 # %% auto #0
 __all__ = ['TABLE', 'INSTRUMENTS', 'DRUMS', 'SCALES', 'GENRE_STYLES', 'PARTS', 'FMA_GENRE_IDS', 'DEFECTS', 'COMPLETE',
            'wavetable', 'harmonics', 'midi_hz', 'Instrument', 'make_instrument', 'make_drum', 'draw_song',
-           'render_song', 'split_sizes', 'plan_dataset', 'write_metadata', 'write_mp3', 'make_clip', 'parallel_map',
-           'file_lock', 'generate_synthetic', 'clip_mean_mfcc', 'mfcc_baseline']
+           'render_song', 'split_sizes', 'plan_dataset', 'write_metadata', 'write_mp3', 'make_clip',
+           'generate_synthetic']
 
 # %% ../nbs/01a_synthetic.ipynb #655d0f2b
 TABLE = 2048
@@ -471,27 +471,6 @@ def make_clip(path, track_id: int, genre: str, sample_rate: int, channels: int, 
 def _make_clip_row(args): make_clip(*args)
 
 # %% ../nbs/01a_synthetic.ipynb #72a67f6c
-def _mp_context():
-    "Fork where it is safe and cheap (Linux, Python < 3.12), else spawn."
-    import sys
-    return mp.get_context('fork' if 'fork' in mp.get_all_start_methods() and sys.version_info < (3, 12) else 'spawn')
-
-def parallel_map(f, items, n_jobs: int = 2, progress: bool = True, desc: str = None, chunksize: int = 4) -> list:
-    "`[f(x) for x in items]` over `n_jobs` processes (in this process when `n_jobs` <= 1), with a progress bar."
-    items = list(items)
-    if n_jobs <= 1 or len(items) < 2: return [f(x) for x in tqdm(items, desc=desc, disable=not progress)]
-    with ProcessPoolExecutor(n_jobs, mp_context=_mp_context()) as ex:
-        return list(tqdm(ex.map(f, items, chunksize=chunksize), total=len(items), desc=desc, disable=not progress))
-
-@contextlib.contextmanager
-def file_lock(path):
-    "Hold an exclusive `fcntl` lock on `path` (created if needed) for the duration of the block."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, 'a') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
-
 COMPLETE = '.complete'   # marker written last, inside the temporary folder, before the rename
 
 def generate_synthetic(root, per_genre: int = CFG.synthetic_per_genre, seconds: float = CFG.synthetic_seconds,
@@ -502,7 +481,7 @@ def generate_synthetic(root, per_genre: int = CFG.synthetic_per_genre, seconds: 
     root = Path(root).expanduser().absolute()
     if seconds < crop_seconds: raise ValueError(f"seconds={seconds}: clips must hold at least one crop ({crop_seconds:.2f} s)")
     split_sizes(per_genre, valid_fraction, test_fraction)          # bad sizes fail here, before anything is written
-    with file_lock(root.parent/f'.{root.name}.lock'):
+    with file_lock(root.parent/f'.{root.name}.lock', f'generating {root.name}'):
         if (root/COMPLETE).exists(): return root
         if root.exists():
             raise FileExistsError(f"{root} exists but is not a complete synthetic dataset (no {COMPLETE} marker); delete it and run again")
@@ -520,25 +499,3 @@ def generate_synthetic(root, per_genre: int = CFG.synthetic_per_genre, seconds: 
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True); raise
     return root
-
-# %% ../nbs/01a_synthetic.ipynb #b5d71f46
-def clip_mean_mfcc(path, n_mfcc: int = CFG.n_mfcc, sr: int = 22_050) -> np.ndarray:
-    "The clip's `n_mfcc` MFCCs (librosa), averaged over time: a timbre summary of the whole clip."
-    import librosa
-    from mgr_course.data import load_audio
-    return librosa.feature.mfcc(y=load_audio(path, sr), sr=sr, n_mfcc=n_mfcc).mean(1)
-
-def mfcc_baseline(clips: pd.DataFrame, n_jobs: int = 2, progress: bool = True, seed: int = 0) -> dict:
-    "Logistic regression on clip-mean MFCCs: accuracy on the test split (trained on training) and 5-fold CV over all clips."
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    X = np.stack(parallel_map(clip_mean_mfcc, list(clips.path), n_jobs, progress, desc='clip-mean MFCCs'))
-    y = clips.label.to_numpy()
-    model = lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
-    tr, te = (clips.split == 'training').to_numpy(), (clips.split == 'test').to_numpy()
-    test_acc = model().fit(X[tr], y[tr]).score(X[te], y[te])
-    folds = min(5, int(np.bincount(y).min()))
-    cv = cross_val_score(model(), X, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed)).mean()
-    return dict(test_accuracy=float(test_acc), cv_accuracy=float(cv), n_test=int(te.sum()), n_clips=len(clips), folds=folds)
