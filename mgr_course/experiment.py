@@ -19,7 +19,7 @@ from .training import train_network, runs_dir, load_trained, plot_history, atomi
 from .metrics import plot_confusion, paper_table1, mcnemar_exact
 from .evaluation import predict_clips, metrics_row
 from .ensemble import load_ensemble
-from .synthetic import mfcc_baseline
+from .baseline import mfcc_baseline
 
 # %% auto #0
 __all__ = ['RESULTS_FORMAT', 'METRICS', 'REFERENCE', 'BASELINE', 'PAPER_COLUMNS', 'results_dir', 'relative_path', 'machine_info',
@@ -110,7 +110,7 @@ def _train_rows(clips, decoded, runs, cfg, times, progress, verbose) -> tuple[di
 
 def _baseline_row(clips, cfg, progress) -> tuple[dict, dict]:
     "The clip-mean-MFCC logistic regression's row and test predictions."
-    b = mfcc_baseline(clips, progress=progress, seed=cfg.seed)
+    b = mfcc_baseline(clips, progress=progress, seed=cfg.seed, cfg=cfg)
     pred = dict(probs=np.asarray(b['probs']), labels=np.asarray(b['labels']), track_ids=np.asarray(b['track_ids']), skipped=0)
     return dict(kind='baseline', weights=(cfg.n_mfcc + 1) * cfg.n_classes, note='logistic regression on clip-mean MFCCs of the whole clip'), \
            dict(center=pred, multicrop=pred)
