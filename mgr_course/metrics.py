@@ -1,4 +1,4 @@
-"""The paper's four metrics from a confusion matrix, exactly as its equations define them, and the top-1 accuracy they hide.
+"""The paper's four metrics from a confusion matrix, exactly as its equations define them, the top-1 accuracy they hide, and how sure a top-1 accuracy on a few hundred clips can be.
 
 Docs: https://mgr-course.github.io/mgr_course/metrics.html.md"""
 
@@ -10,12 +10,16 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 import seaborn as sns
-from .config import CFG
+from matplotlib.ticker import PercentFormatter
+from scipy.stats import norm, binom
+from .config import CFG, Config
 
 # %% auto #0
-__all__ = ['confusion_matrix', 'class_counts', 'one_vs_rest_accuracy', 'precision_per_class', 'recall_per_class',
-           'macro_precision', 'macro_recall', 'paper_f1', 'top1_accuracy', 'macro_f1', 'top1_from_one_vs_rest',
-           'paper_metrics', 'plot_confusion', 'per_genre_table']
+__all__ = ['PAPER_TABLE1', 'PAPER_TEST_CLIPS', 'confusion_matrix', 'class_counts', 'one_vs_rest_accuracy', 'precision_per_class',
+           'recall_per_class', 'macro_precision', 'macro_recall', 'paper_f1', 'top1_accuracy', 'macro_f1',
+           'top1_from_one_vs_rest', 'paper_table1', 'paper_metrics', 'plot_confusion', 'per_genre_table',
+           'wilson_interval', 'correct_clips', 'top1_with_ci', 'mcnemar_exact', 'two_proportion_p', 'plot_top1_ci',
+           'top1_statistics']
 
 # %% ../nbs/07_metrics.ipynb #140248f6
 def confusion_matrix(y_true, y_pred, n_classes: int = CFG.n_classes) -> np.ndarray:
@@ -84,6 +88,33 @@ def top1_from_one_vs_rest(accuracy: float, n_classes: int = CFG.n_classes) -> fl
     "Top-1 accuracy implied by a mean one-vs-rest accuracy (the paper's eq. 5): 1 - K(1 - accuracy)/2."
     return 1 - n_classes * (1 - accuracy) / 2
 
+# %% ../nbs/07_metrics.ipynb #383d17fc
+# The paper's Table I (section VI, Results), transcribed from the PDF in ../shared/paper/table1.csv (copied here: the library
+# never reads that file). Percentages as fractions; weights as printed; the ensembles' weight cells are "-" in the paper.
+# Columns: the course's model name, # of weights, accuracy (eq. 5), precision (eq. 6), recall (eq. 7), F1 score (eq. 8).
+PAPER_TABLE1 = (
+    ('Raw1DCNN',       158_106, 0.8366, 0.3735, 0.3462, 0.3594),   # the paper's "1D-CNN"
+    ('Mel2DCNN',       139_306, 0.8684, 0.4790, 0.4738, 0.4764),   # "2D-CNN Mel-Spectrogram"
+    ('MFCC2DCNN',      139_306, 0.8547, 0.4137, 0.4188, 0.4162),   # "2D-CNN MFCC"
+    ('LateFusionCRNN', 412_728, 0.8453, 0.3863, 0.3812, 0.3838),   # "Late Fusion"
+    ('Ensemble1',      None,    0.8703, 0.4756, 0.4812, 0.4784),   # "Ensemble Classifier (mode1)"
+    ('Ensemble2',      None,    0.8425, 0.3535, 0.3700, 0.3615),   # "Ensemble Classifier (mode2)"
+)
+PAPER_TEST_CLIPS = 800   # FMA small's test split, 100 clips per genre (section IV.A: 8,000 clips, 80/10/10 split)
+
+def paper_table1(cfg: Config | None = None) -> pd.DataFrame:
+    "The paper's Table I under the course's names; an ensemble's weights are its members' sum; top-1 is the macro recall."
+    cfg = cfg or CFG
+    t = pd.DataFrame([r[1:] for r in PAPER_TABLE1], index=pd.Index([r[0] for r in PAPER_TABLE1], name='model'),
+                     columns=['weights', 'one_vs_rest_accuracy', 'macro_precision', 'macro_recall', 'paper_f1'])
+    t.insert(1, 'weights_from', 'paper')
+    for name, members in cfg.ensembles:
+        t.loc[name, 'weights'] = sum(t.weights[m] for m in members)
+        t.loc[name, 'weights_from'] = 'sum of ' + ' + '.join(members)
+    t['weights'] = t.weights.astype(np.int64)
+    t['top1_accuracy'] = t.macro_recall   # balanced test set (100 clips per genre): macro recall is top-1
+    return t
+
 # %% ../nbs/07_metrics.ipynb #d4722ead
 def paper_metrics(y_true, y_pred, n_classes: int | None = None) -> dict:
     "The paper's eqs. (5)-(8), top-1 accuracy and scikit-learn's macro F1, from labels and predicted classes [N] or probabilities [N, K]."
@@ -117,3 +148,80 @@ def per_genre_table(cm, genres=CFG.genres) -> pd.DataFrame:
     p, r = precision_per_class(cm), recall_per_class(cm)
     return pd.DataFrame(dict(precision=p, recall=r, f1=_ratio(2 * tp, 2 * tp + fp + fn), support=(tp + fn).astype(int)),
                         index=pd.Index(list(genres), name='genre'))
+
+# %% ../nbs/07_metrics.ipynb #dce49ace
+def _count(x, name: str) -> int:
+    "`x` as an int, if it is a non-negative whole number; a ValueError naming `name` otherwise."
+    if isinstance(x, bool) or not float(x).is_integer() or x < 0:
+        raise ValueError(f"{name} is a count, a non-negative whole number; got {x!r}")
+    return int(x)
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    "Wilson score interval for the proportion behind `k` successes in `n` trials; (0.0, 1.0) when `n` is 0."
+    k, n = _count(k, 'k'), _count(n, 'n')
+    if k > n: raise ValueError(f"k = {k} successes out of n = {n} trials: k cannot exceed n")
+    if not 0 < confidence < 1: raise ValueError(f"confidence is a probability strictly between 0 and 1, not {confidence!r}")
+    if n == 0: return 0.0, 1.0
+    z2 = norm.ppf(0.5 + confidence / 2) ** 2
+    centre, half = (k + z2 / 2) / (n + z2), np.sqrt(z2 * (k * (n - k) / n + z2 / 4)) / (n + z2)
+    return (0.0 if k == 0 else float(centre - half)), (1.0 if k == n else float(centre + half))
+
+# %% ../nbs/07_metrics.ipynb #0813639d
+def correct_clips(labels, probs) -> np.ndarray:
+    "Per-clip correctness [N] (bool) of probabilities [N, K] or predicted classes [N] against labels [N]."
+    labels, probs = np.asarray(labels).ravel(), np.asarray(probs)
+    pred = probs.argmax(1) if probs.ndim == 2 else probs.ravel()
+    if pred.shape != labels.shape: raise ValueError(f"labels has {labels.size} clips but the predictions have {pred.size}: pass one prediction per clip")
+    return pred == labels
+
+def top1_with_ci(labels, probs, confidence: float = 0.95) -> dict:
+    "Top-1 accuracy, its Wilson interval as `[lo, hi]` and the clip count `n`, from labels [N] and probabilities [N, K] or classes [N]."
+    ok = correct_clips(labels, probs)
+    return dict(top1=float(ok.mean()) if ok.size else 0.0, top1_ci=list(wilson_interval(int(ok.sum()), ok.size, confidence)), n=int(ok.size))
+
+# %% ../nbs/07_metrics.ipynb #23b581e1
+def _flags(x, name: str) -> np.ndarray:
+    "A 1-D array of per-clip correctness as bool; a ValueError naming `name` otherwise."
+    x = np.asarray(x)
+    if x.ndim != 1: raise ValueError(f"{name} holds one correctness flag per clip, a 1-D array; got shape {x.shape}")
+    if x.dtype != bool and not np.isin(x, (0, 1)).all(): raise ValueError(f"{name} holds values other than True/False (or 1/0): {np.unique(x)[:5]}")
+    return x.astype(bool)
+
+def mcnemar_exact(correct_a, correct_b) -> float:
+    "Two-sided exact McNemar p-value for two classifiers' per-clip correctness [N] (bool) on the same clips, in the same order."
+    a, b = _flags(correct_a, 'correct_a'), _flags(correct_b, 'correct_b')
+    if a.size != b.size: raise ValueError(f"correct_a has {a.size} clips but correct_b has {b.size}: McNemar compares two classifiers on the same clips")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    if only_a + only_b == 0: return 1.0
+    return float(min(1.0, 2 * binom.cdf(min(only_a, only_b), only_a + only_b, 0.5)))
+
+# %% ../nbs/07_metrics.ipynb #97578dfb
+def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    "Two-sided p-value of the pooled z-test that `k1/n1` and `k2/n2` come from one proportion (two unpaired samples)."
+    for k, n, i in ((k1, n1, 1), (k2, n2, 2)):
+        if _count(k, f'k{i}') > _count(n, f'n{i}') or n == 0: raise ValueError(f"k{i} = {k} of n{i} = {n}: a proportion needs 0 <= k <= n and n > 0")
+    p = (k1 + k2) / (n1 + n2)
+    se = np.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    return 1.0 if se == 0 else float(2 * norm.sf(abs(k1 / n1 - k2 / n2) / se))
+
+# %% ../nbs/07_metrics.ipynb #a1c8fb60
+def plot_top1_ci(names, top1, ci, ax=None, title: str | None = None, chance: float | None = None):
+    "Each row's top-1 accuracy as a dot with its confidence interval `ci` [rows, 2] as a whisker; returns the axes."
+    top1, ci = np.asarray(top1, dtype=np.float64), np.asarray(ci, dtype=np.float64).reshape(-1, 2)
+    if ax is None: _, ax = plt.subplots(figsize=(6, 0.4 * len(top1) + 1.2))
+    y = np.arange(len(top1))[::-1]
+    ax.errorbar(top1, y, xerr=[top1 - ci[:, 0], ci[:, 1] - top1], fmt='o', capsize=4)
+    ax.set_yticks(y, list(names))
+    if chance is not None: ax.axvline(chance, ls=':', c='grey', label=f'chance ({chance:.1%})'); ax.legend(loc='best')
+    ax.xaxis.set_major_formatter(PercentFormatter(1, decimals=0)); ax.set_xlabel('top-1 accuracy')
+    ax.set_title(title or 'top-1 accuracy with 95% intervals')
+    return ax
+
+# %% ../nbs/07_metrics.ipynb #c0ba335e
+def top1_statistics(labels, probs_by_row: dict, reference: str = 'Mel2DCNN', confidence: float = 0.95) -> dict:
+    "For each row: `top1`, `top1_ci`, `n` and `mcnemar_p_vs_<reference>` (None on the reference row), all on the same clips `labels` [N]."
+    if reference not in probs_by_row: raise ValueError(f"the reference row {reference!r} is not among the rows {list(probs_by_row)}: pass its predictions too")
+    ref = correct_clips(labels, probs_by_row[reference])
+    return {name: {**top1_with_ci(labels, probs, confidence),
+                   f'mcnemar_p_vs_{reference}': None if name == reference else mcnemar_exact(ref, correct_clips(labels, probs))}
+            for name, probs in probs_by_row.items()}

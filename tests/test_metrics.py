@@ -1,21 +1,19 @@
-"Each metric against a hand-computed confusion matrix and scikit-learn, the one-vs-rest identity, and edge cases."
+"Metrics against a hand-computed confusion matrix and scikit-learn on many class counts, the statistics against statsmodels, and bad inputs."
 import numpy as np
 import pytest
 import sklearn.metrics as skm
+import statsmodels.stats.proportion as proportion        # statsmodels: a dev dependency (pyproject.toml)
+import statsmodels.stats.contingency_tables as contingency
 from mgr_course.metrics import (confusion_matrix, class_counts, one_vs_rest_accuracy, macro_precision, macro_recall,
-                                paper_f1, top1_accuracy, macro_f1, paper_metrics, top1_from_one_vs_rest,
-                                per_genre_table, plot_confusion, precision_per_class)
+                                paper_f1, top1_accuracy, macro_f1, paper_metrics, per_genre_table, plot_confusion,
+                                precision_per_class, wilson_interval, mcnemar_exact, two_proportion_p, top1_with_ci,
+                                top1_statistics, paper_table1, PAPER_TABLE1, plot_top1_ci)
 
 # 4 classes, hand-computed: rows true, columns predicted
 CM = np.array([[5, 1, 0, 0],
                [2, 3, 1, 0],
                [0, 0, 4, 2],
                [1, 0, 0, 1]])
-
-
-def test_confusion_matrix_rows_true_cols_pred():
-    cm = confusion_matrix([0, 0, 1, 2, 2], [0, 1, 1, 2, 0], 3)
-    assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
 
 
 def test_hand_computed():
@@ -49,20 +47,6 @@ def test_against_sklearn(seed):
     assert one_vs_rest_accuracy(cm) == pytest.approx(np.mean([skm.accuracy_score(yt == k, yp == k) for k in range(K)]))
 
 
-def test_identity_on_random_matrices():
-    rng = np.random.default_rng(7)
-    for _ in range(500):
-        K = int(rng.integers(2, 15))
-        cm = rng.integers(0, 30, (K, K)) * (rng.random((K, K)) < rng.random())
-        if cm.sum() == 0: continue
-        assert one_vs_rest_accuracy(cm) == pytest.approx(1 - 2 * (1 - top1_accuracy(cm)) / K, abs=1e-12)
-        assert top1_from_one_vs_rest(one_vs_rest_accuracy(cm), K) == pytest.approx(top1_accuracy(cm), abs=1e-12)
-
-
-def test_paper_table_mel_cnn():
-    assert top1_from_one_vs_rest(0.8684, 8) == pytest.approx(0.474, abs=6e-4)
-
-
 def test_class_never_predicted_has_precision_zero():
     yt = [0, 1, 2, 2]; yp = [0, 0, 0, 2]          # class 1 never predicted
     cm = confusion_matrix(yt, yp, 3)
@@ -82,13 +66,6 @@ def test_class_absent_and_empty():
     assert paper_f1(np.array([[0, 1], [1, 0]])) == 0.0   # everything wrong: precision = recall = 0
 
 
-def test_paper_metrics_probs_and_classes_agree():
-    rng = np.random.default_rng(0)
-    probs = rng.dirichlet(np.ones(5), 40); yt = rng.integers(0, 5, 40)
-    assert paper_metrics(yt, probs) == paper_metrics(yt, probs.argmax(1), 5)
-    assert set(paper_metrics(yt, probs)) >= {'top1_accuracy', 'one_vs_rest_accuracy', 'macro_precision', 'macro_recall', 'paper_f1', 'macro_f1'}
-
-
 def test_bad_inputs():
     with pytest.raises(ValueError, match='outside'): confusion_matrix([0, 5], [0, 1], 3)
     with pytest.raises(ValueError, match='one prediction per example'): confusion_matrix([0, 1], [0], 3)
@@ -99,7 +76,121 @@ def test_per_genre_table_and_plot():
     import matplotlib; matplotlib.use('Agg')
     t = per_genre_table(CM, genres=list('abcd'))
     assert list(t.index) == list('abcd') and t.support.tolist() == [6, 6, 6, 2]
-    assert t.recall.mean() == pytest.approx(macro_recall(CM))
     ax = plot_confusion(CM, genres=list('abcd'))
     assert ax.get_xlabel() == 'predicted genre'
     plot_confusion(CM, genres=list('abcd'), normalize=False)
+
+
+
+# --- honest statistics: Wilson intervals, McNemar, the unpaired two-proportion test, against statsmodels ---
+
+
+@pytest.mark.parametrize('n', [1, 2, 3, 5, 10, 20, 37, 100, 800, 10_000])
+@pytest.mark.parametrize('confidence', [0.8, 0.95, 0.99])
+def test_wilson_against_statsmodels(n, confidence):
+    ks = sorted({0, 1, n // 3, n // 2, n - 1, n})
+    for k in ks:
+        lo, hi = proportion.proportion_confint(k, n, alpha=1 - confidence, method='wilson')
+        got = wilson_interval(k, n, confidence)
+        assert got == pytest.approx((lo, hi), abs=1e-12), (k, n)
+        assert 0.0 <= got[0] <= k / n <= got[1] <= 1.0
+    assert wilson_interval(0, n, confidence)[0] == 0.0 and wilson_interval(n, n, confidence)[1] == 1.0
+
+
+def test_wilson_numpy_counts_and_empty():
+    assert wilson_interval(np.int64(379), np.int64(800)) == pytest.approx(wilson_interval(379, 800))
+    assert wilson_interval(379.0, 800) == wilson_interval(379, 800)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    lo95, hi95 = wilson_interval(30, 100); lo99, hi99 = wilson_interval(30, 100, 0.99)
+    assert lo99 < lo95 and hi95 < hi99
+
+
+@pytest.mark.parametrize('k, n, match', [(5, 4, 'cannot exceed'), (-1, 10, 'non-negative'), (1, -3, 'non-negative'),
+                                         (1.5, 10, 'whole number'), (True, 10, 'count')])
+def test_wilson_bad_counts(k, n, match):
+    with pytest.raises(ValueError, match=match): wilson_interval(k, n)
+
+
+@pytest.mark.parametrize('confidence', [0, 1, 1.5, -0.1])
+def test_wilson_bad_confidence(confidence):
+    with pytest.raises(ValueError, match='strictly between 0 and 1'): wilson_interval(3, 10, confidence)
+
+
+def _mcnemar_statsmodels(a, b):
+    table = [[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]]
+    return contingency.mcnemar(table, exact=True).pvalue
+
+
+@pytest.mark.parametrize('seed', range(30))
+def test_mcnemar_against_statsmodels(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    a = rng.random(n) < rng.random()
+    b = np.where(rng.random(n) < rng.random(), a, rng.random(n) < rng.random())   # correlated, as two networks are
+    assert mcnemar_exact(a, b) == pytest.approx(_mcnemar_statsmodels(a, b), rel=1e-9, abs=1e-15)
+    assert mcnemar_exact(a.astype(int), b.astype(int)) == mcnemar_exact(a, b) == mcnemar_exact(b, a)
+
+
+def test_mcnemar_edges():
+    a = np.array([True, False, True])
+    assert mcnemar_exact(a, a) == 1.0 and mcnemar_exact([], []) == 1.0
+    assert mcnemar_exact([True], [False]) == 1.0                                     # one discordant clip proves nothing
+    assert mcnemar_exact(np.ones(10, bool), np.zeros(10, bool)) == pytest.approx(2 * 0.5 ** 10)
+
+
+def test_mcnemar_bad_inputs():
+    with pytest.raises(ValueError, match='correct_a has 3 clips but correct_b has 2'): mcnemar_exact([1, 0, 1], [1, 0])
+    with pytest.raises(ValueError, match='1-D'): mcnemar_exact(np.ones((2, 2), bool), np.ones(4, bool))
+    with pytest.raises(ValueError, match='other than True/False'): mcnemar_exact([0, 2, 1], [1, 1, 1])
+
+
+@pytest.mark.parametrize('seed', range(10))
+def test_two_proportion_against_statsmodels(seed):
+    rng = np.random.default_rng(seed)
+    n1, n2 = (int(v) for v in rng.integers(5, 1000, 2))
+    k1, k2 = int(rng.integers(1, n1)), int(rng.integers(1, n2))
+    _, p = proportion.proportions_ztest([k1, k2], [n1, n2])
+    assert two_proportion_p(k1, n1, k2, n2) == pytest.approx(p, rel=1e-9)
+
+
+def test_two_proportion_edges_and_bad_inputs():
+    assert two_proportion_p(10, 10, 20, 20) == 1.0 and two_proportion_p(0, 5, 0, 7) == 1.0
+    assert two_proportion_p(379, 800, 379, 800) == 1.0
+    for args in [(11, 10, 3, 10), (1, 0, 1, 10), (-1, 10, 1, 10), (1, 10, 2.5, 10)]:
+        with pytest.raises(ValueError): two_proportion_p(*args)
+
+
+def test_top1_with_ci_and_statistics():
+    labels = np.array([0, 1, 2, 3, 0, 1, 2, 3])
+    probs = np.eye(4)[[0, 1, 2, 0, 0, 3, 2, 3]]                 # 6 of 8 right
+    assert top1_with_ci(labels, probs) == dict(top1=0.75, top1_ci=list(wilson_interval(6, 8)), n=8)
+    assert top1_with_ci(labels, probs.argmax(1), 0.9)['top1_ci'] == list(wilson_interval(6, 8, 0.9))
+    with pytest.raises(ValueError, match='8 clips but the predictions have 7'): top1_with_ci(labels, probs[:7])
+    other = labels.copy(); other[:2] = (other[:2] + 1) % 4         # wrong on clips 0 and 1, right elsewhere
+    s = top1_statistics(labels, dict(A=probs, B=other), reference='B')
+    assert s['B']['mcnemar_p_vs_B'] is None and set(s['A']) == {'top1', 'top1_ci', 'n', 'mcnemar_p_vs_B'}
+    ref, ok = other == labels, probs.argmax(1) == labels
+    assert s['A']['mcnemar_p_vs_B'] == pytest.approx(_mcnemar_statsmodels(ok, ref))
+    with pytest.raises(ValueError, match="reference row 'Mel2DCNN'"): top1_statistics(labels, dict(A=probs))
+
+
+def test_paper_table1_complete():
+    t = paper_table1()
+    assert list(t.index) == ['Raw1DCNN', 'Mel2DCNN', 'MFCC2DCNN', 'LateFusionCRNN', 'Ensemble1', 'Ensemble2']
+    assert list(t.columns) == ['weights', 'weights_from', 'one_vs_rest_accuracy', 'macro_precision', 'macro_recall', 'paper_f1', 'top1_accuracy']
+    assert not t.isna().any().any() and t.weights.dtype == np.int64
+    assert t.weights['Ensemble2'] == 412_728 + 139_306 and t.weights_from['Ensemble2'] == 'sum of LateFusionCRNN + Mel2DCNN'
+    assert t.weights_from['Mel2DCNN'] == 'paper' and [r[1] for r in PAPER_TABLE1][4:] == [None, None]   # the paper prints "-"
+    num = t.drop(columns=['weights', 'weights_from'])
+    assert ((num > 0) & (num < 1)).all().all()
+    assert (t.paper_f1 - 2 * t.macro_precision * t.macro_recall / (t.macro_precision + t.macro_recall)).abs().max() < 2e-4
+
+
+def test_plot_top1_ci():
+    import matplotlib; matplotlib.use('Agg')
+    ax = plot_top1_ci(['a', 'b'], [0.5, 0.25], [wilson_interval(50, 100), wilson_interval(25, 100)], chance=0.125)
+    labels = {t.get_position()[1]: t.get_text() for t in ax.get_yticklabels()}
+    assert labels == {1: 'a', 0: 'b'}                                # first row on top
+    (line, *_), = [c.lines for c in ax.containers]                     # the dots
+    assert line.get_xdata().tolist() == [0.5, 0.25]
+    assert ax.get_xlabel() == 'top-1 accuracy'
