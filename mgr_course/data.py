@@ -6,19 +6,18 @@ Docs: https://mgr-course.github.io/mgr_course/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #fb0ef460
 from __future__ import annotations
-import os, ast, math, time, shutil, contextlib, hashlib, zipfile, http.client, urllib.request, urllib.error
+import os, sys, ast, math, contextlib
 from pathlib import Path
 import numpy as np, pandas as pd, soundfile as sf, soxr
-from tqdm.auto import tqdm
 from .config import CFG, Config, data_dir
-from .synthetic import generate_synthetic, parallel_map, file_lock
+from .files import atomic_write, parallel_map, download, extract_zip, extracted_paths, DownloadError
+from .synthetic import generate_synthetic, COMPLETE
 
 # %% auto #0
 __all__ = ['REQUIRED_COLUMNS', 'SPLITS', 'PREROLL', 'REASONS', 'SILENCE', 'SCAN_VERSION', 'dataset_root', 'audio_path',
            'generate_dataset', 'ensure_dataset', 'MetadataError', 'load_tracks', 'small_clips', 'AudioError',
            'quiet_decoder', 'load_audio', 'random_crop_offset', 'center_crop_offset', 'crop_offsets', 'scan_clip',
-           'scan_clips', 'scan_dataset', 'cleaning_report', 'clip_table', 'get_clip', 'DownloadError', 'ChecksumError',
-           'sha1_file', 'download', 'extract_zip', 'download_fma']
+           'scan_clips', 'scan_dataset', 'cleaning_report', 'clip_table', 'get_clip', 'fma_url', 'download_fma']
 
 # %% ../nbs/01_data.ipynb #1ee38e22
 def dataset_root(cfg: Config = CFG) -> Path:
@@ -39,7 +38,9 @@ def audio_path(root, track_id: int) -> Path:
 def generate_dataset(cfg: Config = CFG, n_jobs: int = 2, progress: bool = True) -> Path:
     "Generate (once) the synthetic dataset of `cfg`'s synthetic_* settings at its `dataset_root`; returns that root."
     cfg = cfg.replace(dataset='synthetic')
-    return generate_synthetic(dataset_root(cfg), cfg.synthetic_per_genre, cfg.synthetic_seconds, cfg.synthetic_seed, cfg.genres,
+    root = dataset_root(cfg).expanduser().absolute()
+    if (root/COMPLETE).exists(): return root          # complete: no lock, nothing written (works read-only)
+    return generate_synthetic(root, cfg.synthetic_per_genre, cfg.synthetic_seconds, cfg.synthetic_seed, cfg.genres,
                               n_jobs=n_jobs, progress=progress, crop_seconds=cfg.crop_seconds)
 
 def ensure_dataset(cfg: Config = CFG, progress: bool = True) -> Path:
@@ -225,11 +226,18 @@ def scan_clips(paths: pd.Series, sr: int = CFG.sample_rate, min_samples: int = C
     res = pd.concat([old.reindex(st.index[hit]), new]).reindex(st.index)
     res['samples'] = res['samples'].astype(int)
     res.index.name = 'track_id'
-    if cache is not None and len(todo):
-        cache = Path(cache); tmp = cache.with_name(f'.{cache.name}.tmp-{os.getpid()}')
-        try: res[['key', 'samples', 'reason', 'detail']].to_csv(tmp); os.replace(tmp, cache)
-        except OSError: tmp.unlink(missing_ok=True)      # a read-only dataset folder: scan again next time
+    if cache is not None and len(todo): _save_scan_cache(res[['key', 'samples', 'reason', 'detail']], Path(cache))
     return res[['samples', 'reason', 'detail']]
+
+_UNSAVED = set()   # scan caches that could not be written (a read-only folder): said once each
+
+def _save_scan_cache(res: pd.DataFrame, cache: Path):
+    "Write the scan cache atomically; where it cannot be written, carry on without it and say so once."
+    try: atomic_write(cache, res.to_csv())
+    except OSError as e:
+        if cache not in _UNSAVED:
+            print(f"note: {e}; the scan results are kept in memory only, and the clips will be scanned again next time", file=sys.stderr)
+        _UNSAVED.add(cache)
 
 def scan_dataset(cfg: Config = CFG, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
     "Every clip of FMA small in `cfg.dataset`, scanned: genre, label, split, path, samples, reason ('' if good), detail."
@@ -262,108 +270,20 @@ def get_clip(clips: pd.DataFrame, track_id: int) -> pd.Series:
     return clips.loc[int(track_id)]
 
 # %% ../nbs/01_data.ipynb #e8c364e4
-class DownloadError(RuntimeError):
-    "A download that failed or was interrupted; running it again resumes it."
+def fma_url(url: str | None = None, cfg: Config | None = None) -> str:
+    "Base URL of FMA's archives: `url`, else the environment variable MGR_FMA_URL (a mirror), else `cfg.fma_url`."
+    base = url or os.environ.get('MGR_FMA_URL') or (cfg or CFG).fma_url
+    return base if base.endswith('/') else base + '/'
 
-class ChecksumError(DownloadError):
-    "A downloaded file whose SHA-1 is not the published one."
-
-def sha1_file(path, progress: bool = False) -> str:
-    "Hex SHA-1 of the file at `path`."
-    h, path = hashlib.sha1(), Path(path)
-    with open(path, 'rb') as f, tqdm(total=path.stat().st_size, unit='B', unit_scale=True, desc=f'SHA-1 {path.name}', disable=not progress) as bar:
-        while b := f.read(1 << 20): h.update(b); bar.update(len(b))
-    return h.hexdigest()
-
-def _fetch(url, part: Path, progress, chunk_size, timeout):
-    "Append the rest of `url` to `part` (a Range request when `part` holds bytes already)."
-    have = part.stat().st_size if part.exists() else 0
-    req = urllib.request.Request(url, headers={'Range': f'bytes={have}-'} if have else {})
-    try: r = urllib.request.urlopen(req, timeout=timeout)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and have: return              # nothing left to fetch: `part` is complete
-        raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
-    with r:
-        if have and r.status == 206 and r.headers.get('Content-Range', '').startswith(f'bytes {have}-'): mode = 'ab'
-        else: have, mode = 0, 'wb'                    # the server ignored the Range: start again
-        length = r.headers.get('Content-Length')
-        total = have + int(length) if length is not None else None
-        done = have
-        with open(part, mode) as f, tqdm(total=total, initial=have, unit='B', unit_scale=True, unit_divisor=1024,
-                                         desc=part.name[:-5], disable=not progress) as bar:
-            while b := r.read(chunk_size):
-                f.write(b); done += len(b); bar.update(len(b))
-    if total is not None and done < total:
-        raise http.client.IncompleteRead(b'', total - done)
-
-def download(url: str, dest, sha1: str | None = None, progress: bool = True, retries: int = 3,
-             chunk_size: int = 1 << 20, timeout: float = 60) -> Path:
-    "Download `url` to `dest` (resuming `dest.part`), check its SHA-1, and return `dest`."
-    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
-    part, bad, ok = (dest.with_name(dest.name + s) for s in ('.part', '.bad', '.sha1'))
-    def verified(p):
-        st = p.stat()
-        return sha1 is None or (ok.exists() and ok.read_text().split() == [sha1, str(st.st_size), str(st.st_mtime_ns)])
-    def check(p):
-        if sha1 is None: return
-        h = sha1_file(p, progress)
-        if h != sha1:
-            os.replace(p, bad)
-            raise ChecksumError(f"{dest}: SHA-1 is {h}, expected {sha1}; the file is corrupt or not the published one. "
-                                f"It was moved to {bad} and will not be used: delete it and download again (check the URL: {url})")
-    if dest.exists():
-        if verified(dest): return dest
-        check(dest)
-    else:
-        for attempt in range(retries + 1):
-            try: _fetch(url, part, progress, chunk_size, timeout); break
-            except (http.client.IncompleteRead, http.client.HTTPException, ConnectionError, TimeoutError, urllib.error.URLError) as e:
-                if isinstance(e, DownloadError): raise
-                if attempt == retries:
-                    got = part.stat().st_size if part.exists() else 0
-                    raise DownloadError(f"{url}: download interrupted after {got:,} bytes ({type(e).__name__}: {e}); "
-                                        f"{part} was kept: run again to resume from there") from e
-        if not part.exists() or part.stat().st_size == 0:
-            part.unlink(missing_ok=True)
-            raise DownloadError(f"{url}: the server sent 0 bytes; nothing was saved. Check the URL and run again")
-        check(part)
-        os.replace(part, dest)
-    st = dest.stat()
-    if sha1: ok.write_text(f'{sha1} {st.st_size} {st.st_mtime_ns}\n')
-    return dest
-
-# %% ../nbs/01_data.ipynb #154570f5
-def extract_zip(archive, dest, progress: bool = True) -> list[Path]:
-    "Extract `archive` into `dest` once and atomically (temp folder, then rename); returns its top-level paths."
-    archive, dest = Path(archive), Path(dest); dest.mkdir(parents=True, exist_ok=True)
-    marker = dest/f'.{archive.name}.extracted'
-    with file_lock(dest/f'.{archive.name}.lock'):
-        try: z = zipfile.ZipFile(archive)
-        except (zipfile.BadZipFile, OSError) as e:
-            raise DownloadError(f"{archive}: not a readable zip archive ({e}); delete it and download again") from e
-        with z:
-            names = z.namelist()
-            if any(n.startswith('/') or '..' in Path(n).parts for n in names):
-                raise DownloadError(f"{archive}: holds paths outside its folder; refusing to extract it")
-            tops = sorted({n.split('/')[0] for n in names if n.split('/')[0]})
-            if marker.exists() and all((dest/t).exists() for t in tops): return [dest/t for t in tops]
-            for t in tops:
-                if (dest/t).exists():
-                    raise FileExistsError(f"{dest/t} exists but {marker.name} does not: an earlier extraction of {archive.name} was "
-                                          f"interrupted, or the folder comes from elsewhere. Delete {dest/t} and run again")
-            for stale in dest.glob(f'.{archive.name}.tmp-*'): shutil.rmtree(stale, ignore_errors=True)
-            tmp = dest/f'.{archive.name}.tmp-{os.getpid()}'
-            try:
-                for n in tqdm(names, desc=f'extracting {archive.name}', disable=not progress): z.extract(n, tmp)
-                for t in tops: os.rename(tmp/t, dest/t)
-                marker.write_text('\n'.join(tops) + '\n')
-            finally: shutil.rmtree(tmp, ignore_errors=True)
-    return [dest/t for t in tops]
-
-def download_fma(dest=None, subset: str = 'small', cfg: Config = CFG, progress: bool = True) -> Path:
-    "Download, verify and extract FMA's metadata and `fma_small` into `dest` (default `data_dir()`); returns `dest`."
+def download_fma(dest=None, subset: str = 'small', cfg: Config | None = None, progress: bool = True, url: str | None = None) -> Path:
+    "Download, verify and extract FMA's metadata and `fma_small` into `dest` (default `data_dir()`) from `fma_url(url)`; returns `dest`."
+    cfg = cfg or CFG
     if subset != 'small': raise ValueError(f"subset {subset!r}: only 'small' (the paper's) has a published SHA-1 here")
-    dest = Path(dest or data_dir())
+    dest, base = Path(dest or data_dir()), fma_url(url, cfg)
     for name, sha1 in (('fma_metadata.zip', cfg.fma_metadata_sha1), (f'fma_{subset}.zip', cfg.fma_small_sha1)):
-        extract_zip(download(cfg.fma_url + name, dest/name, sha1, progress), dest, progress)
+        if extracted_paths(dest/name, dest): continue           # extracted earlier: the archive is not needed again
+        try: archive = download(base + name, dest/name, sha1, progress)
+        except DownloadError as e:
+            raise type(e)(f"{e} [downloading from {base}: to use a mirror, pass url= or set MGR_FMA_URL to its base URL]") from e
+        extract_zip(archive, dest, progress)
     return dest

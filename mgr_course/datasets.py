@@ -6,7 +6,7 @@ Docs: https://mgr-course.github.io/mgr_course/datasets.html.md"""
 
 # %% ../nbs/04_datasets.ipynb #94db7f85
 from __future__ import annotations
-import os, math, hashlib, json, tempfile, warnings, shutil
+import os, sys, math, ctypes, hashlib, json, warnings
 from collections import namedtuple
 from pathlib import Path
 import numpy as np
@@ -18,14 +18,15 @@ from tqdm.auto import tqdm
 from .config import CFG, Config, data_dir
 from .data import load_audio, AudioError, random_crop_offset, center_crop_offset, crop_offsets, quiet_decoder
 from .audio import Augment, add_noise
-from .synthetic import parallel_map, file_lock
+from .files import parallel_map, file_lock, atomic_path, atomic_write
+import audiomentations
 from .features import RawAudio, LogMelSpectrogram, MFCC
 
 # %% auto #0
 __all__ = ['SPLITS', 'FEATURES', 'PER_BAND', 'Batch', 'CACHE_VERSION', 'item_rng', 'CropDataset', 'RawAudioDataset',
            'MelSpectrogramDataset', 'MFCCDataset', 'RunningStats', 'Standardize', 'training_stats', 'collate_crops',
-           'EpochSampler', 'CropLoader', 'default_workers', 'make_loader', 'content_key', 'atomic_folder',
-           'cached_arrays', 'quantize', 'parallel_fill', 'DecodedClips', 'AugmentBank', 'BankCrops', 'ClipCrops']
+           'EpochSampler', 'CropLoader', 'default_workers', 'make_loader', 'content_key', 'cached_arrays', 'quantize',
+           'parallel_fill', 'DecodedClips', 'AugmentBank', 'empty_batch', 'BankCrops', 'ClipCrops']
 
 # %% ../nbs/04_datasets.ipynb #8855dd24
 SPLITS = ('training', 'validation', 'test')
@@ -155,14 +156,6 @@ def _stats_key(clips: pd.DataFrame, kind: str, cfg: Config) -> str:
                                                    'n_mfcc', 'mel_scale', 'f_min', 'top_db']})
     return hashlib.sha1(json.dumps(what, default=str).encode()).hexdigest()[:16]
 
-def _atomic_save(obj, path: Path):
-    "torch.save to a temporary file beside `path`, then rename: a half-written file never looks complete."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp'); os.close(fd)
-    try: torch.save(obj, tmp); os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
-
 def training_stats(clips: pd.DataFrame, kind: str, cfg: Config = CFG, cache: bool = True, progress: bool = True,
                    batch_size: int | None = None, num_workers: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     "Mean and std of feature `kind` ('raw', 'mel', 'mfcc') over the training split's centre crops: one streaming pass, cached."
@@ -179,7 +172,7 @@ def training_stats(clips: pd.DataFrame, kind: str, cfg: Config = CFG, cache: boo
         if len(b.y): rs.update(b.x)
     if rs.mean is None: raise RuntimeError(f"no training clip could be decoded: cannot compute {kind} statistics")
     mean, std = rs.mean[0].float(), rs.std[0].float()   # drop the batch dim: [1, n_mels, 1] or [1, 1(, 1)]
-    if cache: _atomic_save({'mean': mean, 'std': std, 'n': rs.n}, path)
+    if cache: atomic_write(path, {'mean': mean, 'std': std, 'n': rs.n})   # torch.save, atomically
     return mean, std
 
 # %% ../nbs/04_datasets.ipynb #a5b78102
@@ -246,30 +239,22 @@ def content_key(clips: pd.DataFrame, **settings) -> str:
     what = dict(version=CACHE_VERSION, clips=rows, settings=settings)
     return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-def atomic_folder(final: Path, build) -> Path:
-    "The folder `final`, made once by `build(tmp)` in a temporary folder renamed last: a killed build leaves nothing that looks complete."
-    final = Path(final)
-    with file_lock(final.parent/f'.{final.name}.lock'):
-        if final.exists(): return final
-        for stale in final.parent.glob(f'.{final.name}.tmp-*'): shutil.rmtree(stale, ignore_errors=True)   # left by a killed build
-        tmp = final.parent/f'.{final.name}.tmp-{os.getpid()}'
-        tmp.mkdir(parents=True)
-        try: build(tmp); os.rename(tmp, final)
-        except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
-    return final
-
 def cached_arrays(name: str, shape: tuple, build, cache: bool = True) -> dict:
-    "{'data': int16 array of `shape` filled by `build(data)`, **the index arrays `build` returns}; memory-mapped from data_dir()/cache/name."
+    "{'data': int16 array of `shape` filled by `build(data)`, **the index arrays it returns}: data_dir()/cache/name.npy (memory-mapped) + name.index.npz."
     if not cache:
         data = np.zeros(shape, np.int16)
         return dict(data=data, **build(data))
-    def make(tmp):
-        data = np.lib.format.open_memmap(tmp/'data.npy', mode='w+', dtype=np.int16, shape=shape)
-        index = build(data); data.flush(); del data
-        np.savez(tmp/'index.npz', **index)
-    folder = atomic_folder(data_dir()/'cache'/name, make)
-    with np.load(folder/'index.npz') as z: index = dict(z)
-    return dict(data=np.load(folder/'data.npy', mmap_mode='r'), **index)
+    folder = data_dir()/'cache'
+    data_path, index_path = folder/f'{name}.npy', folder/f'{name}.index.npz'
+    with file_lock(folder/f'.{name}.lock', f'building {name}'):
+        if not index_path.exists():                      # the index is written last: without it nothing is complete
+            for stale in folder.glob(f'.{name}.*tmp*'): stale.unlink(missing_ok=True)   # what a killed build left
+            with atomic_path(data_path) as tmp:
+                data = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.int16, shape=shape)
+                index = build(data); data.flush(); del data
+            with atomic_path(index_path) as tmp: np.savez(tmp, **index)
+    with np.load(index_path) as z: index = dict(z)
+    return dict(data=np.load(data_path, mmap_mode='r'), **index)
 
 
 # %% ../nbs/04_datasets.ipynb #0a56a09d
@@ -279,12 +264,13 @@ def quantize(y: np.ndarray) -> tuple[np.ndarray, float]:
     return np.round(np.asarray(y, np.float32) / np.float32(scale)).astype(np.int16), scale
 
 def parallel_fill(out: np.ndarray, starts, f, jobs: list, n_jobs: int = 2, progress: bool = True, desc: str | None = None,
-                  chunk: int = 32) -> tuple[list, list]:
-    "Run f (job -> (int16 rows, scale, error)) over `jobs` in parallel, writing job j's rows at out[starts[j]:]; returns scales and errors."
+                  chunk: int = 32, prepare=None) -> tuple[list, list]:
+    "Run f (job -> (int16 rows, scale, error)) over `jobs` (each made by `prepare(job)` if given) in parallel, writing job j's rows at out[starts[j]:]."
     scales, errors = [], []
     with tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False) as bar:
-        for s in range(0, len(jobs), chunk):            # a chunk at a time: only `chunk` results are ever held in memory
-            for j, (q, scale, err) in enumerate(parallel_map(f, jobs[s:s + chunk], n_jobs, progress=False, chunksize=1), s):
+        for s in range(0, len(jobs), chunk):            # a chunk at a time: only `chunk` jobs and results are ever held in memory
+            part = [prepare(j) for j in jobs[s:s + chunk]] if prepare else jobs[s:s + chunk]
+            for j, (q, scale, err) in enumerate(parallel_map(f, part, n_jobs, progress=False, chunksize=1), s):
                 if q is not None: out[starts[j]:starts[j] + len(q)] = q
                 scales.append(scale); errors.append(err)
             bar.update(len(jobs[s:s + chunk]))
@@ -372,11 +358,12 @@ class AugmentBank:
         self.length = cfg.crop_samples + cfg.crop_samples // 8
         self.valid = np.minimum(decoded.lengths[self.index], self.length)    # samples of each clip's views that hold audio
         settings = {k: getattr(cfg, k) for k in ['sample_rate', 'crop_samples', 'p_time_stretch', 'p_pitch_shift', 'stretch_rate', 'pitch_semitones']}
-        key = content_key(decoded.clips.iloc[self.index], kind='bank', views=self.views, seed=self.seed, length=self.length, **settings)
+        key = content_key(decoded.clips.iloc[self.index], kind='bank', views=self.views, seed=self.seed, length=self.length,
+                          audiomentations=audiomentations.__version__, **settings)
         def build(data):
-            jobs = [(decoded.audio(i), int(decoded.track_ids[i]), self.seed, self.views, self.length, cfg) for i in self.index]
-            scales, _ = parallel_fill(data, np.arange(len(jobs)) * self.views, _views, jobs, n_jobs, progress,
-                                      f'augmenting {len(jobs)} clips x {self.views} views')
+            job = lambda i: (decoded.audio(i), int(decoded.track_ids[i]), self.seed, self.views, self.length, cfg)
+            scales, _ = parallel_fill(data, np.arange(len(self.index)) * self.views, _views, list(self.index), n_jobs, progress,
+                                      f'augmenting {len(self.index)} clips x {self.views} views', prepare=job)
             return dict(scales=np.stack(scales))
         a = cached_arrays(f'bank-{key}', (len(self.index) * self.views, self.length), build, cache)
         self.data, self.scales = a['data'], a['scales'].astype(np.float32)
@@ -393,6 +380,22 @@ class AugmentBank:
 
 
 # %% ../nbs/04_datasets.ipynb #b0c87596
+def _madvise():
+    try:
+        f = ctypes.CDLL(None, use_errno=True).madvise
+        f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+        return f
+    except (OSError, AttributeError): return None
+_MADVISE, _MADV_HUGEPAGE, _PAGE = _madvise(), 14, 4096
+
+def empty_batch(*shape: int) -> torch.Tensor:
+    "torch.empty(*shape) whose memory Linux may back with 2 MiB pages: filling a 32 MiB batch then takes 16 page faults, not 8,192."
+    x = torch.empty(*shape)
+    if _MADVISE is not None and sys.platform.startswith('linux') and x.numel() * 4 >= 2 * 2**20:
+        start = -(-x.data_ptr() // _PAGE) * _PAGE
+        _MADVISE(start, (x.data_ptr() + x.numel() * 4 - start) // _PAGE * _PAGE, _MADV_HUGEPAGE)   # a hint: failure is harmless
+    return x
+
 class _MemoryCrops(Dataset):
     "Crops assembled straight into the batch tensor: `__getitems__` fills [B, 1, crop_samples] in place (no per-item tensors to stack)."
     in_memory = True                                # make_loader: no worker processes (they would only copy 1 MB items back)
@@ -404,7 +407,7 @@ class _MemoryCrops(Dataset):
         x = torch.empty(1, self.cfg.crop_samples); self._fill(index, x[0].numpy())
         return x, int(self.labels[index])
     def __getitems__(self, indices: list) -> Batch:
-        x = torch.empty(len(indices), 1, self.cfg.crop_samples)
+        x = empty_batch(len(indices), 1, self.cfg.crop_samples)
         for row, i in zip(x, indices): self._fill(i, row[0].numpy())
         return Batch(x, torch.as_tensor(self.labels[list(indices)], dtype=torch.long), 0)
 

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['atomic_path', 'atomic_write', 'file_lock', 'parallel_map', 'DownloadError', 'ChecksumError', 'sha1_file', 'download',
-           'extract_zip']
+           'extracted_paths', 'extract_zip']
 
 # %% ../nbs/00a_files.ipynb #2fd926b0
 _HINTS = {errno.ENOSPC: 'free space or choose another folder', errno.EDQUOT: 'free space (disk quota) or choose another folder',
@@ -109,7 +109,11 @@ def file_lock(path, what: str = ''):
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally: os.close(fd)
 
-# %% ../nbs/00a_files.ipynb #0c98d819
+# %% ../nbs/00a_files.ipynb #7bcf123e
+def _mp_context():
+    "Fork where it is safe and cheap (Linux, Python < 3.12), else spawn."
+    return mp.get_context('fork' if 'fork' in mp.get_all_start_methods() and sys.version_info < (3, 12) else 'spawn')
+
 def _die_with_parent(parent: int):
     "Worker initializer: close inherited lock descriptors, and ask Linux to kill this worker when `parent` dies."
     for fd in list(_LOCK_FDS):
@@ -124,10 +128,11 @@ def parallel_map(f, items, n_jobs: int = 2, progress: bool = True, desc: str | N
     "`[f(x) for x in items]` over `n_jobs` processes (in this process when `n_jobs` <= 1), with a progress bar."
     items = list(items)
     if n_jobs <= 1 or len(items) < 2: return [f(x) for x in tqdm(items, desc=desc, disable=not progress)]
-    if getattr(f, '__module__', None) == '__main__' and not hasattr(sys.modules['__main__'], '__file__'):
-        raise ValueError(f"parallel_map: {getattr(f, '__name__', f)} is defined in a notebook, where worker processes cannot "
-                         f"import it; define it in a module, or pass n_jobs=1")
-    with ProcessPoolExecutor(min(n_jobs, len(items)), mp_context=mp.get_context('spawn'),
+    ctx = _mp_context()
+    if ctx.get_start_method() != 'fork' and getattr(f, '__module__', None) == '__main__' and not hasattr(sys.modules['__main__'], '__file__'):
+        raise ValueError(f"parallel_map: {getattr(f, '__name__', f)} is defined in a notebook, where spawned worker processes "
+                         f"cannot import it; define it in a module, or pass n_jobs=1")
+    with ProcessPoolExecutor(min(n_jobs, len(items)), mp_context=ctx,
                              initializer=_die_with_parent, initargs=(os.getpid(),)) as ex:
         return list(tqdm(ex.map(f, items, chunksize=chunksize), total=len(items), desc=desc, disable=not progress))
 
@@ -176,9 +181,10 @@ def _fetch_retrying(url, part: Path, progress, chunk_size, timeout, retries):
         except _NET_ERRORS as e:
             if attempt < retries: continue
             got = part.stat().st_size if part.exists() else 0
-            kept = (f"{part} ({got:,} bytes) was kept: run again to resume from there" if got else
-                    "nothing was saved: check the network connection and the URL (or a mirror), then run again")
-            raise DownloadError(f"{url}: download failed after {retries + 1} tries ({type(e).__name__}: {e}); {kept}") from e
+            if got: raise DownloadError(f"{url}: download interrupted after {got:,} bytes ({type(e).__name__}: {e}); "
+                                        f"{part} was kept: run again to resume from there") from e
+            raise DownloadError(f"{url}: download failed, nothing received ({type(e).__name__}: {e}); nothing was saved: "
+                                f"check the network connection and the URL (or use a mirror), then run again") from e
 
 def download(url: str, dest, sha1: str | None = None, progress: bool = True, retries: int = 3,
              chunk_size: int = 1 << 20, timeout: float = 60) -> Path:
@@ -209,10 +215,20 @@ def download(url: str, dest, sha1: str | None = None, progress: bool = True, ret
     if sha1: atomic_write(ok, f'{sha1} {st.st_size} {st.st_mtime_ns}\n')
     return dest
 
-# %% ../nbs/00a_files.ipynb #7337b46a
+# %% ../nbs/00a_files.ipynb #de2794ed
+def extracted_paths(archive, dest) -> list[Path] | None:
+    "The top-level paths an earlier `extract_zip(archive, dest)` completed (its marker lists them), else None."
+    marker = Path(dest)/f'.{Path(archive).name}.extracted'
+    try: tops = marker.read_text().split('\n')
+    except OSError: return None
+    paths = [Path(dest)/t for t in tops if t]
+    return paths if paths and all(p.exists() for p in paths) else None
+
 def extract_zip(archive, dest, progress: bool = True) -> list[Path]:
     "Extract `archive` into `dest` once and atomically (temp folder, then rename); returns its top-level paths."
-    archive, dest = Path(archive), Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    archive, dest = Path(archive), Path(dest)
+    if done := extracted_paths(archive, dest): return done        # no lock needed: works in a read-only folder
+    dest.mkdir(parents=True, exist_ok=True)
     marker = dest/f'.{archive.name}.extracted'
     with file_lock(dest/f'.{archive.name}.lock', f'extracting {archive.name}'):
         try: z = zipfile.ZipFile(archive)

@@ -113,7 +113,9 @@ def test_training_stats_on_a_known_signal(clips, tmp_path, monkeypatch):
 
 # --- the decoded cache and the augmentation bank ---
 
-def cache_folders(root, prefix): return sorted(p.name for p in (root/'cache').glob(f'{prefix}-*') if p.is_dir())
+def caches(root, prefix):
+    "The complete caches (those with an index) named `prefix`-* in root/cache."
+    return sorted(p.name[:-len('.index.npz')] for p in (root/'cache').glob(f'{prefix}-*.index.npz'))
 
 def test_quantize_error_bound():
     y = np.float32([0, 1e-6, -0.5, 0.99999, -1.0, 0.3])
@@ -131,7 +133,7 @@ def test_cached_decode_equals_fresh_decode(clips, tmp_path, monkeypatch):
         fresh = load_audio(p, SR)
         assert len(d.audio(i)) == len(fresh) == clips.samples.iloc[i]
         assert np.abs(d.audio(i) - fresh).max() <= d.scales[i] / 2 * 1.01
-    assert cache_folders(tmp_path, 'decoded') == [Path(d.data.filename).parent.name] and isinstance(d.data, np.memmap)
+    assert caches(tmp_path, 'decoded') == [Path(d.data.filename).stem] and isinstance(d.data, np.memmap)
     again = DecodedClips(clips, progress=False)                             # from the cache: the same bytes
     assert again.data.filename == d.data.filename and np.array_equal(again.data, d.data)
     assert np.array_equal(DecodedClips(clips, cache=False, progress=False).data, d.data)
@@ -159,13 +161,15 @@ def test_killed_write_leaves_nothing_complete(clips, tmp_path, monkeypatch):
         return real(job)
     monkeypatch.setattr(datasets, '_decode', dies)
     with pytest.raises(KeyboardInterrupt): DecodedClips(clips, progress=False, n_jobs=1)
-    assert cache_folders(tmp_path, 'decoded') == [] and not [p for p in (tmp_path/'cache').iterdir() if p.is_dir()]
+    assert caches(tmp_path, 'decoded') == [] and [p.name for p in (tmp_path/'cache').iterdir() if not p.name.endswith('.lock')] == []
     monkeypatch.setattr(datasets, '_decode', real)
-    key = content_key(clips, kind='decoded', sample_rate=SR)                 # what a SIGKILL leaves: a temporary folder
-    left = tmp_path/'cache'/f'.decoded-{SR}-{key}.tmp-99999999'
-    left.mkdir(); (left/'data.npy').write_bytes(b'half')
+    name = f"decoded-{SR}-{content_key(clips, kind='decoded', sample_rate=SR)}"
+    left = tmp_path/'cache'/f'.{name}.99999999.tmp.npy'                        # what a SIGKILL leaves: a temporary file...
+    left.write_bytes(b'half')
+    (tmp_path/'cache'/f'{name}.npy').write_bytes(b'samples without an index')   # ...or samples renamed, killed before the index
     d = DecodedClips(clips, progress=False, n_jobs=1)                          # rebuilt, the leftover removed
-    assert len(d) == len(clips) and not left.exists() and cache_folders(tmp_path, 'decoded') == [f'decoded-{SR}-{key}']
+    assert len(d) == len(clips) and not left.exists() and caches(tmp_path, 'decoded') == [name]
+    assert np.array_equal(d.audio(0), DecodedClips(clips, cache=False, progress=False).audio(0))
 
 def test_keys_follow_content_and_settings(clips, tmp_path, monkeypatch):
     monkeypatch.setenv('MGR_DATA', str(tmp_path))
@@ -178,20 +182,20 @@ def test_keys_follow_content_and_settings(clips, tmp_path, monkeypatch):
     d = DecodedClips(moved, progress=False)
     cfg = CFG.replace(crop_samples=2**16)
     bank = AugmentBank(d, views=2, cfg=cfg, progress=False)
-    assert len(cache_folders(tmp_path, 'bank')) == 1
+    assert len(caches(tmp_path, 'bank')) == 1
     for c in [cfg.replace(pitch_semitones=(-2., 2.)), cfg.replace(p_time_stretch=0.2), cfg.replace(stretch_rate=(0.9, 1.1))]:
         AugmentBank(d, views=2, cfg=c, progress=False)
     AugmentBank(d, views=3, cfg=cfg, progress=False); AugmentBank(d, views=2, cfg=cfg, seed=7, progress=False)
-    assert len(cache_folders(tmp_path, 'bank')) == 6
+    assert len(caches(tmp_path, 'bank')) == 6
     AugmentBank(d, views=2, cfg=cfg.replace(p_noise=0.1), progress=False)     # noise is drawn per step: not part of the bank
-    assert len(cache_folders(tmp_path, 'bank')) == 6
+    assert len(caches(tmp_path, 'bank')) == 6
     f = Path(moved.path.iloc[0])
     os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))        # touched: a new key, a new cache
     assert content_key(moved, x=1) != k0
     d2 = DecodedClips(moved, progress=False)
-    assert len(cache_folders(tmp_path, 'decoded')) == 2 and d2.data.filename != d.data.filename
+    assert len(caches(tmp_path, 'decoded')) == 2 and d2.data.filename != d.data.filename
     AugmentBank(d2, views=2, cfg=cfg, progress=False)
-    assert len(cache_folders(tmp_path, 'bank')) == 7
+    assert len(caches(tmp_path, 'bank')) == 7
 
 def test_bank_is_deterministic(clips, tmp_path, monkeypatch):
     cfg = CFG.replace(crop_samples=2**16)
