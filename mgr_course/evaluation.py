@@ -82,7 +82,7 @@ def predict_clips(model: nn.Module, clips: pd.DataFrame, split: str = 'test', cf
                 labels=torch.cat(labels).numpy() if labels else np.zeros(0, np.int64), track_ids=decoded.track_ids[ds.index],
                 skipped=int((clips.split == split).sum()) - len(ds), crops=crops, split=split)
 
-# %% ../nbs/07a_evaluation.ipynb #66f8140f
+# %% ../nbs/07a_evaluation.ipynb #98ffccb8
 def metrics_row(labels, probs, reference_correct=None, n_classes: int | None = None) -> dict:
     "One results row: the paper's metrics, n, `top1_ci` (95% Wilson), McNemar's exact p against `reference_correct` (None without one), the confusion matrix."
     labels, probs = np.asarray(labels, dtype=np.int64), np.asarray(probs)
