@@ -15,7 +15,8 @@ from .config import CFG, Config, repo_root, data_dir, default_device, cpu_model,
 from .data import clip_table, dataset_root, ensure_dataset
 from .datasets import DecodedClips
 from .models import count_weights, network_names
-from .training import train_network, runs_dir, load_trained, plot_history, atomic_write_text
+from .files import atomic_write
+from .training import train_network, runs_dir, load_trained, plot_history
 from .metrics import plot_confusion, paper_table1, mcnemar_exact
 from .evaluation import predict_clips, metrics_row
 from .ensemble import load_ensemble
@@ -144,11 +145,11 @@ def times_line(res: dict) -> str:
 def write_results(res: dict, out) -> Path:
     "Write results.json, table1.md and the figures of a `reproduce` run into `out`."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(json.dumps(res, indent=1), out/'results.json')
+    atomic_write(out/'results.json', json.dumps(res, indent=1))
     m = res['machine']
-    atomic_write_text(f"# Table I: {res['dataset']}\n\nProduced by `{res['command']}` in {res['wall_seconds']:.0f} s on {m['cpu']} ({m['cores']} cores), "
+    atomic_write(out/'table1.md', f"# Table I: {res['dataset']}\n\nProduced by `{res['command']}` in {res['wall_seconds']:.0f} s on {m['cpu']} ({m['cores']} cores), "
                       f"device {m['device']}{' (' + m['gpu'] + ')' if m.get('gpu') else ''}, {m['precision']}, torch {m['torch']} ({res['finished']}).\n\n"
-                      f"{table1_markdown(res)}\n\n{times_line(res)}\n", out/'table1.md')
+                      f"{table1_markdown(res)}\n\n{times_line(res)}\n")
     fig = plot_histories(res); fig.savefig(out/'learning_curves.png', dpi=80, bbox_inches='tight'); plt.close(fig)
     fig = plot_confusions(res); fig.savefig(out/'confusion.png', dpi=80, bbox_inches='tight'); plt.close(fig)
     return out
