@@ -6,32 +6,43 @@ Docs: https://mgr-course.github.io/mgr_course/cli.html.md"""
 
 # %% ../nbs/10_cli.ipynb #a469d32a
 from __future__ import annotations
-import argparse, os, sys
+import argparse, math, os, sys
 from pathlib import Path
 from .config import CFG, Config
 
 # %% auto #0
-__all__ = ['cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train', 'cmd_evaluate', 'cmd_ensemble', 'cmd_predict',
-           'cmd_reproduce', 'parser', 'main']
+__all__ = ['positive_int', 'positive_float', 'cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train', 'cmd_evaluate',
+           'cmd_ensemble', 'cmd_predict', 'cmd_reproduce', 'parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #daa3dffd
 def _config(args) -> Config:
-    "CFG, with the dataset and epoch budget the command line asked for."
-    kw = {}
-    if getattr(args, 'data', None):   # a name the data chapter knows ('synthetic', 'fma'), or a folder
-        kw['dataset'] = args.data if args.data in ('synthetic', 'fma') else str(Path(args.data).expanduser().absolute())
-    if getattr(args, 'epochs', None):
-        kw['max_epochs'] = args.epochs   # the late-fusion CRNN stays capped at cfg.late_fusion_epochs, as in the paper
-    return CFG.replace(**kw)
+    "CFG, with the dataset the command line asked for."
+    if not getattr(args, 'data', None): return CFG
+    # a name the data chapter knows ('synthetic', 'fma'), or a folder
+    return CFG.replace(dataset=args.data if args.data in ('synthetic', 'fma') else str(Path(args.data).expanduser().absolute()))
 
-def _runs(args, cfg):
-    from mgr_course.training import runs_dir
-    return Path(args.runs) if getattr(args, 'runs', None) else runs_dir(cfg)
+def _runs(args, cfg, clips=None) -> Path:
+    from mgr_course.learner import runs_dir
+    return Path(args.runs) if getattr(args, 'runs', None) else runs_dir(cfg, clips)
 
 def _names(names, allowed, what):
     bad = [n for n in names if n not in allowed]
     if bad: raise SystemExit(f"mgr: unknown {what} {', '.join(bad)}; choose from {', '.join(allowed)}")
     return names or list(allowed)
+
+def positive_int(text: str) -> int:
+    "An argparse type: a whole number above 0."
+    try: n = int(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n <= 0: raise argparse.ArgumentTypeError(f"{text} is not above 0")
+    return n
+
+def positive_float(text: str) -> float:
+    "An argparse type: a finite number above 0 (no nan, no inf)."
+    try: x = float(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(x) or x <= 0: raise argparse.ArgumentTypeError(f"{text} is not a finite number above 0")
+    return x
 
 # %% ../nbs/10_cli.ipynb #d6ab5b9b
 def cmd_download(args):
@@ -55,36 +66,41 @@ def cmd_scan(args):
     print(s[s.reason == ''].groupby(['split', 'genre']).size().unstack(0).to_string())
 
 def cmd_train(args):
-    cfg = _config(args); names = _names(args.names, cfg.networks, 'network')
-    from mgr_course.training import train_network
+    from mgr_course.models import network_names
+    from mgr_course.data import clip_table
+    from mgr_course.learner import train_network
+    cfg = _config(args); names = _names(args.names, network_names(), 'network')
+    clips = clip_table(cfg); runs = _runs(args, cfg, clips)
     for name in names:
-        s = train_network(name, cfg, runs=_runs(args, cfg))
-        print(f"{name}: {s['epochs']} epochs, best epoch {s['best_epoch']} (validation loss {s['best_valid_loss']:.3f}); "
-              f"skipped clips {s['skipped']}; run folder {_runs(args, cfg)/name}")
+        s = train_network(name, cfg, clips=clips, runs=runs, steps=args.steps, epochs=args.epochs)
+        print(f"{name}: {s['steps']} steps ({s['epochs']} epochs), weights of epoch {s['best_epoch']} kept (validation loss "
+              f"{s['best_valid_loss']:.3f}){', stopped early' if s['stopped_early'] else ''}; run folder {runs/name}")
 
 def _print_metrics(name, r):
     print(f"{name:>15}: top-1 {100*r['top1_accuracy']:5.1f}% | one-vs-rest acc. {100*r['one_vs_rest_accuracy']:5.1f}% | "
           f"precision {100*r['macro_precision']:5.1f}% | recall {100*r['macro_recall']:5.1f}% | F1 {100*r['paper_f1']:5.1f}%  ({r['crops']} crops, n={r['n']})")
 
 def cmd_evaluate(args):
-    cfg = _config(args); names = _names(args.names, cfg.networks, 'network')
+    from mgr_course.models import network_names
     from mgr_course.data import clip_table
-    from mgr_course.training import load_trained, evaluate
-    clips = clip_table(cfg)
+    from mgr_course.learner import load_trained
+    from mgr_course.evaluation import evaluate
+    cfg = _config(args); names = _names(args.names, network_names(), 'network')
+    clips = clip_table(cfg); runs = _runs(args, cfg, clips)
     for name in names:
-        _print_metrics(name, evaluate(load_trained(_runs(args, cfg)/name, cfg), clips, args.split, cfg, crops=args.crops))
+        _print_metrics(name, evaluate(load_trained(runs/name, cfg, name=name), clips, args.split, cfg, crops=args.crops))
 
 def cmd_ensemble(args):
-    cfg = _config(args); names = _names(args.names, [n for n, _ in cfg.ensembles], 'ensemble')
     from mgr_course.data import clip_table
-    from mgr_course.training import evaluate
+    from mgr_course.evaluation import evaluate
     from mgr_course.ensemble import load_ensemble
-    clips = clip_table(cfg)
+    cfg = _config(args); names = _names(args.names, [n for n, _ in cfg.ensembles], 'ensemble')
+    clips = clip_table(cfg); runs = _runs(args, cfg, clips)
     for name in names:
-        _print_metrics(name, evaluate(load_ensemble(name, _runs(args, cfg), cfg), clips, args.split, cfg, crops=args.crops))
+        _print_metrics(name, evaluate(load_ensemble(name, runs, cfg), clips, args.split, cfg, crops=args.crops))
 
 def cmd_predict(args):
-    from mgr_course.results import clip_probabilities
+    from mgr_course.predict import clip_probabilities
     cfg = _config(args)
     p = clip_probabilities(args.file, _runs(args, cfg), cfg, names=[args.model])
     probs = p.loc[args.model].sort_values(ascending=False)
@@ -92,10 +108,10 @@ def cmd_predict(args):
     for genre, v in probs.items(): print(f"  {genre:>13} {100*v:5.1f}%  {'#' * int(round(40*v))}")
 
 def cmd_reproduce(args):
-    from mgr_course.results import reproduce
+    from mgr_course.experiment import reproduce
     os.environ.setdefault('MGR_COMMAND', 'mgr ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else 'mgr reproduce')
     cfg = _config(args)
-    reproduce(cfg, out=args.out, runs=_runs(args, cfg))
+    reproduce(cfg, out=args.out, runs=Path(args.runs) if args.runs else None, steps=args.steps, epochs=args.epochs)
 
 # %% ../nbs/10_cli.ipynb #fa4bcbb8
 def parser() -> argparse.ArgumentParser:

@@ -6,19 +6,19 @@ Docs: https://mgr-course.github.io/mgr_course/synthetic.html.md"""
 
 # %% ../nbs/01a_synthetic.ipynb #b8b32fd9
 from __future__ import annotations
-import os, fcntl, shutil, time, contextlib, multiprocessing as mp
+import os, shutil, time
 from pathlib import Path
-from concurrent.futures import ProcessPoolExecutor
 import numpy as np, pandas as pd, soundfile as sf
 from scipy import signal
-from tqdm.auto import tqdm
 from .config import CFG, GENRES
+from .files import parallel_map, file_lock
+
 
 # %% auto #0
 __all__ = ['TABLE', 'INSTRUMENTS', 'DRUMS', 'SCALES', 'GENRE_STYLES', 'PARTS', 'FMA_GENRE_IDS', 'DEFECTS', 'COMPLETE',
            'wavetable', 'harmonics', 'midi_hz', 'Instrument', 'make_instrument', 'make_drum', 'draw_song',
-           'render_song', 'plan_dataset', 'write_metadata', 'make_clip', 'parallel_map', 'file_lock',
-           'generate_synthetic', 'clip_mean_mfcc', 'mfcc_baseline']
+           'render_song', 'split_sizes', 'plan_dataset', 'write_metadata', 'write_mp3', 'make_clip',
+           'generate_synthetic']
 
 # %% ../nbs/01a_synthetic.ipynb #655d0f2b
 TABLE = 2048
@@ -352,21 +352,22 @@ def render_song(song: dict, seconds: float, sr: int, rng: np.random.Generator) -
     # --- mix: levels, side-chain pump, stereo positions
     level = dict(drums=rng.uniform(.5, 1), bass=rng.uniform(.4, .9), chords=rng.uniform(.3, .8), lead=rng.uniform(.3, .8), texture=rng.uniform(.5, 1.2))
     if song['pump']:
-        t = np.arange(n + sr)/sr; ph = (t/(4*step)) % 1
-        buses['chords'] *= (1 - song['pump']*np.exp(-ph*8)).astype(np.float32)
+        ph = (np.arange(n + sr, dtype=np.float32)/np.float32(sr*4*step)) % 1
+        buses['chords'] *= 1 - song['pump']*np.exp(-8*ph)
     pan = dict(drums=0, bass=0, chords=rng.uniform(-.5, .5), lead=rng.uniform(-.4, .4), texture=rng.uniform(-.3, .3))
-    mix = np.zeros((n + sr, 2), np.float32)
+    mix = np.zeros((2, n + sr), np.float32)              # channels first: every operation below runs on contiguous rows
     for k, x in buses.items():
-        mix[:, 0] += level[k]*(1 - pan[k])*x; mix[:, 1] += level[k]*(1 + pan[k])*x
+        mix[0] += level[k]*(1 - pan[k])*x; mix[1] += level[k]*(1 + pan[k])*x
     wet = song['reverb']
     if wet:
-        L = int(rng.uniform(.4, 1.5)*sr); tt = np.arange(L)/sr
-        ir = (rng.standard_normal((L, 2))*np.exp(-tt/rng.uniform(.15, .5))[:, None]).astype(np.float32)
-        ir /= np.sqrt((ir**2).sum(0))
-        mix = (1 - wet)*mix + wet*signal.fftconvolve(mix, ir, axes=0)[:len(mix)].astype(np.float32)
-    mix = signal.sosfilt(signal.butter(2, min(song['lowpass'], .45*sr), 'lowpass', fs=sr, output='sos'), mix, axis=0)[:n]
+        L = int(rng.uniform(.4, 1.5)*sr); tt = np.arange(L, dtype=np.float32)/sr
+        ir = rng.standard_normal(L).astype(np.float32)*np.exp(-tt/np.float32(rng.uniform(.15, .5)))
+        tail = signal.fftconvolve(mix[0] + mix[1], ir*(.5/np.sqrt((ir**2).sum())))[:mix.shape[1]]   # one send, one room
+        d = int(rng.uniform(.007, .02)*sr)                  # the right channel hears the room a little later
+        mix *= 1 - wet; mix[0] += wet*tail; mix[1, d:] += wet*tail[:mix.shape[1] - d]
+    mix = signal.sosfilt(signal.butter(2, min(song['lowpass'], .45*sr), 'lowpass', fs=sr, output='sos'), mix)[:, :n].astype(np.float32)
     mix = mix/(np.abs(mix).max() + 1e-9)*rng.uniform(1.2, 2.5)
-    return (np.tanh(mix)*rng.uniform(.5, .9)).astype(np.float32)
+    return np.ascontiguousarray((np.tanh(mix)*rng.uniform(.5, .9)).T, dtype=np.float32)
 
 # %% ../nbs/01a_synthetic.ipynb #c3466477
 FMA_GENRE_IDS = {'Electronic': 15, 'Experimental': 38, 'Folk': 17, 'Hip-Hop': 21, 'Instrumental': 1235,
@@ -376,18 +377,28 @@ DEFECTS = ('truncated', 'empty', 'silent', 'short', 'garbage')
 _WORDS = ('Night', 'River', 'Glass', 'Echo', 'Paper', 'Summer', 'Iron', 'Velvet', 'Static', 'Golden', 'Hollow', 'Neon',
           'Drift', 'Signal', 'Harbor', 'Ember', 'Orbit', 'Cedar', 'Lantern', 'Mirage')
 
-def plan_dataset(per_genre: int, seed: int, genres=GENRES, defects=DEFECTS) -> pd.DataFrame:
+def split_sizes(per_genre: int, valid_fraction: float = 0.1, test_fraction: float = 0.1) -> tuple:
+    "Clips per genre in (training, validation, test): the fractions rounded, at least one clip in each split."
+    if not (0 < valid_fraction < 1 and 0 < test_fraction < 1 and valid_fraction + test_fraction < 1):
+        raise ValueError(f"valid_fraction={valid_fraction}, test_fraction={test_fraction}: each must be in (0, 1), their sum below 1")
+    n_val, n_test = max(1, round(valid_fraction*per_genre)), max(1, round(test_fraction*per_genre))
+    if per_genre - n_val - n_test < 1:
+        raise ValueError(f"per_genre={per_genre}: need at least 3 clips per genre (one per split), and room for {n_val} "
+                         f"validation and {n_test} test clips; raise per_genre or lower the fractions")
+    return per_genre - n_val - n_test, n_val, n_test
+
+def plan_dataset(per_genre: int, seed: int, genres=GENRES, defects=DEFECTS,
+                 valid_fraction: float = 0.1, test_fraction: float = 0.1) -> pd.DataFrame:
     "One row per clip: track_id (index), genre, split, sample_rate, channels, defect (or '') and a title with FMA-like quirks."
-    if per_genre < 3: raise ValueError(f"per_genre={per_genre}: need at least 3 clips per genre (one per split)")
+    _, n_val, n_test = split_sizes(per_genre, valid_fraction, test_fraction)
     rng = np.random.default_rng([seed, 0])
     n = per_genre*len(genres)
     ids = np.sort(rng.choice(np.arange(2, 156_000), n, replace=False))
     genre = np.array(genres)[rng.permutation(np.arange(n) % len(genres))]
-    n_val = max(1, round(0.1*per_genre))
     split = np.empty(n, object)
     for g in genres:
         i = rng.permutation(np.nonzero(genre == g)[0])
-        split[i] = 'training'; split[i[:n_val]] = 'validation'; split[i[n_val:2*n_val]] = 'test'
+        split[i] = 'training'; split[i[:n_val]] = 'validation'; split[i[n_val:n_val+n_test]] = 'test'
     df = pd.DataFrame(dict(genre=genre, split=split, sample_rate=rng.choice([44_100, 48_000], n, p=[.7, .3]),
                            channels=rng.choice([1, 2], n, p=[.8, .2]), defect=''), index=pd.Index(ids, name='track_id'))
     for d, g in zip(defects, rng.permutation(genres)):     # one broken training clip in each of a few genres
@@ -433,6 +444,16 @@ def write_metadata(plan: pd.DataFrame, meta_dir: Path, seconds: float, seed: int
     genres.set_index('genre_id').sort_index().to_csv(meta_dir/'genres.csv')
 
 # %% ../nbs/01a_synthetic.ipynb #6c87775a
+def write_mp3(path, y: np.ndarray, sr: int, kbps: int = 128):
+    "Write float audio `y` ([samples] or [samples, 2], in [-1, 1]) to `path` as a constant-bit-rate mp3 (LAME's fast setting)."
+    try: import lameenc
+    except ImportError:                                 # libsndfile's LAME: same format, about 4x slower
+        return sf.write(path, y, sr, format='MP3', bitrate_mode='VARIABLE', compression_level=0.5)
+    enc = lameenc.Encoder()
+    enc.set_bit_rate(kbps); enc.set_in_sample_rate(sr); enc.set_channels(1 if y.ndim == 1 else y.shape[1]); enc.set_quality(7)
+    pcm = (np.clip(y, -1, 1)*32767).astype('<i2')
+    Path(path).write_bytes(bytes(enc.encode(pcm.tobytes()) + enc.flush()))
+
 def make_clip(path, track_id: int, genre: str, sample_rate: int, channels: int, defect: str, seconds: float, seed: int,
               borrow: float = 0.15, crop_seconds: float = CFG.crop_seconds):
     "Render clip `track_id` of `genre` and write it to `path` as mp3, broken as `defect` says ('' for a good clip)."
@@ -443,78 +464,38 @@ def make_clip(path, track_id: int, genre: str, sample_rate: int, channels: int, 
     dur = crop_seconds/2 if defect == 'short' else seconds
     y = render_song(draw_song(genre, rng, borrow), dur, sample_rate, rng)
     if defect == 'silent': y[:] = 0
-    sf.write(path, y.mean(1) if channels == 1 else y, sample_rate, format='MP3', bitrate_mode='VARIABLE', compression_level=0.5)
+    write_mp3(path, y.mean(1) if channels == 1 else y, sample_rate)
     if defect == 'truncated':                           # cut mid-stream: decodes, but to less than half a crop
         b = path.read_bytes(); path.write_bytes(b[:int(len(b)*0.5*crop_seconds/dur) - 7])
 
 def _make_clip_row(args): make_clip(*args)
 
 # %% ../nbs/01a_synthetic.ipynb #72a67f6c
-def _mp_context():
-    "Fork where it is safe and cheap (Linux, Python < 3.12), else spawn."
-    import sys
-    return mp.get_context('fork' if 'fork' in mp.get_all_start_methods() and sys.version_info < (3, 12) else 'spawn')
-
-def parallel_map(f, items, n_jobs: int = 2, progress: bool = True, desc: str = None, chunksize: int = 4) -> list:
-    "`[f(x) for x in items]` over `n_jobs` processes (in this process when `n_jobs` <= 1), with a progress bar."
-    items = list(items)
-    if n_jobs <= 1 or len(items) < 2: return [f(x) for x in tqdm(items, desc=desc, disable=not progress)]
-    with ProcessPoolExecutor(n_jobs, mp_context=_mp_context()) as ex:
-        return list(tqdm(ex.map(f, items, chunksize=chunksize), total=len(items), desc=desc, disable=not progress))
-
-@contextlib.contextmanager
-def file_lock(path):
-    "Hold an exclusive `fcntl` lock on `path` (created if needed) for the duration of the block."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, 'a') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
-
 COMPLETE = '.complete'   # marker written last, inside the temporary folder, before the rename
 
 def generate_synthetic(root, per_genre: int = CFG.synthetic_per_genre, seconds: float = CFG.synthetic_seconds,
                        seed: int = CFG.synthetic_seed, genres=CFG.genres, n_jobs: int = 2, progress: bool = True,
-                       borrow: float = 0.15, crop_seconds: float = CFG.crop_seconds) -> Path:
+                       borrow: float = 0.15, crop_seconds: float = CFG.crop_seconds,
+                       valid_fraction: float = 0.1, test_fraction: float = 0.1) -> Path:
     "Make (once, atomically) a synthetic FMA small at `root`: per_genre clips of `seconds` for each genre; returns root."
     root = Path(root).expanduser().absolute()
     if seconds < crop_seconds: raise ValueError(f"seconds={seconds}: clips must hold at least one crop ({crop_seconds:.2f} s)")
-    with file_lock(root.parent/f'.{root.name}.lock'):
+    split_sizes(per_genre, valid_fraction, test_fraction)          # bad sizes fail here, before anything is written
+    with file_lock(root.parent/f'.{root.name}.lock', f'generating {root.name}'):
         if (root/COMPLETE).exists(): return root
         if root.exists():
             raise FileExistsError(f"{root} exists but is not a complete synthetic dataset (no {COMPLETE} marker); delete it and run again")
         for stale in root.parent.glob(f'.{root.name}.tmp-*'): shutil.rmtree(stale, ignore_errors=True)   # left by a killed run
         tmp = root.parent/f'.{root.name}.tmp-{os.getpid()}'
         try:
-            plan = plan_dataset(per_genre, seed, genres)
+            plan = plan_dataset(per_genre, seed, genres, DEFECTS, valid_fraction, test_fraction)
             write_metadata(plan, tmp/'fma_metadata', seconds, seed)
             jobs = [(tmp/'fma_small'/f'{t:06d}'[:3]/f'{t:06d}.mp3', t, r.genre, r.sample_rate, r.channels, r.defect, seconds, seed, borrow, crop_seconds)
                     for t, r in plan.iterrows()]
             parallel_map(_make_clip_row, jobs, n_jobs, progress, desc=f'generating {root.name}')
-            (tmp/COMPLETE).write_text(f'per_genre={per_genre} seconds={seconds} seed={seed} borrow={borrow}\n')
+            (tmp/COMPLETE).write_text(f'per_genre={per_genre} seconds={seconds} seed={seed} borrow={borrow} '
+                                      f'valid_fraction={valid_fraction} test_fraction={test_fraction}\n')
             os.rename(tmp, root)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True); raise
     return root
-
-# %% ../nbs/01a_synthetic.ipynb #b5d71f46
-def clip_mean_mfcc(path, n_mfcc: int = CFG.n_mfcc, sr: int = 22_050) -> np.ndarray:
-    "The clip's `n_mfcc` MFCCs (librosa), averaged over time: a timbre summary of the whole clip."
-    import librosa
-    from mgr_course.data import load_audio
-    return librosa.feature.mfcc(y=load_audio(path, sr), sr=sr, n_mfcc=n_mfcc).mean(1)
-
-def mfcc_baseline(clips: pd.DataFrame, n_jobs: int = 2, progress: bool = True, seed: int = 0) -> dict:
-    "Logistic regression on clip-mean MFCCs: accuracy on the test split (trained on training) and 5-fold CV over all clips."
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    X = np.stack(parallel_map(clip_mean_mfcc, list(clips.path), n_jobs, progress, desc='clip-mean MFCCs'))
-    y = clips.label.to_numpy()
-    model = lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
-    tr, te = (clips.split == 'training').to_numpy(), (clips.split == 'test').to_numpy()
-    test_acc = model().fit(X[tr], y[tr]).score(X[te], y[te])
-    folds = min(5, int(np.bincount(y).min()))
-    cv = cross_val_score(model(), X, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed)).mean()
-    return dict(test_accuracy=float(test_acc), cv_accuracy=float(cv), n_test=int(te.sum()), n_clips=len(clips), folds=folds)

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest, soundfile as sf
 import mgr_course.synthetic as synthetic
 from mgr_course.config import CFG
-from mgr_course.synthetic import generate_synthetic, plan_dataset, DEFECTS, COMPLETE
+from mgr_course.synthetic import generate_synthetic, plan_dataset, split_sizes, write_mp3, DEFECTS, COMPLETE
 from mgr_course.data import load_tracks, small_clips, scan_clips, audio_path
 
 PER_GENRE, SECONDS, SEED = 3, 6.5, 11
@@ -82,6 +82,31 @@ def test_incomplete_folder_is_refused(tmp_path):
 def test_bad_sizes():
     with pytest.raises(ValueError, match='at least one crop'): generate_synthetic('/tmp/never', PER_GENRE, 3, SEED)
     with pytest.raises(ValueError, match='at least 3'): plan_dataset(2, SEED)
+    with pytest.raises(ValueError, match='at least 3'): plan_dataset(4, SEED, valid_fraction=.4, test_fraction=.4)
+    with pytest.raises(ValueError, match='their sum below 1'): split_sizes(100, .6, .5)
+    with pytest.raises(ValueError, match='each must be in'): split_sizes(100, 0, .1)
+    with pytest.raises(ValueError, match='at least 3'):            # refused before anything is written
+        generate_synthetic('/tmp/never', 3, SECONDS, SEED, test_fraction=.5, valid_fraction=.4)
+    assert not Path('/tmp/never').exists()
+
+
+def test_split_fractions():
+    counts_of = lambda **kw: plan_dataset(160, SEED, **kw).groupby('genre').split.value_counts().unstack()
+    counts = counts_of(valid_fraction=30/160, test_fraction=30/160)
+    assert (counts['training'] == 100).all() and (counts['validation'] == 30).all() and (counts['test'] == 30).all()
+    counts = counts_of()                                              # FMA's 80/10/10
+    assert (counts['training'] == 128).all() and (counts['validation'] == 16).all() and (counts['test'] == 16).all()
+    assert split_sizes(3) == (1, 1, 1) and split_sizes(40, .2, .1) == (28, 8, 4)
+
+
+def test_write_mp3_without_lameenc(tmp_path, monkeypatch):
+    "Without the optional lameenc, clips are still FMA's format (libsndfile's LAME, slower)."
+    y = (0.3*np.sin(2*np.pi*440*np.arange(48_000*3)/48_000)).astype(np.float32)
+    monkeypatch.setitem(sys.modules, 'lameenc', None)                # `import lameenc` now raises ImportError
+    write_mp3(tmp_path/'m.mp3', y, 48_000); write_mp3(tmp_path/'s.mp3', np.stack([y, y], 1), 48_000)
+    for name, ch in (('m.mp3', 1), ('s.mp3', 2)):
+        i = sf.info(tmp_path/name)
+        assert (i.format, i.samplerate, i.channels) == ('MP3', 48_000, ch) and i.frames >= len(y)
 
 
 def test_two_processes_make_one_dataset(tmp_path):

@@ -1,0 +1,94 @@
+"The experiment (chapter 09): the results file's fields, with training stood in for (the command-line tests run the real main job)."
+import json, os
+import numpy as np
+import pytest
+import torch
+from mgr_course.config import CFG
+from mgr_course import experiment
+from mgr_course.experiment import reproduce, load_results, relative_path, score_rows, table1_markdown, RESULTS_FORMAT, REFERENCE, BASELINE
+from mgr_course.models import build_model, Ensemble, network_names
+
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+    "`reproduce` at IN_TEST sizes with untrained networks: training is chapter 06's business, not this one's."
+    tmp = tmp_path_factory.mktemp('experiment')
+    mp = pytest.MonkeyPatch()
+    torch.manual_seed(0)
+    nets = {n: build_model(n).eval() for n in network_names()}
+    history = [dict(step=1, epoch=1, train_loss=2.1, train_accuracy=0.1, valid_loss=2.0, valid_accuracy=0.15)]
+    mp.setattr(experiment, 'train_network', lambda name, cfg=None, clips=None, runs=None, progress=True:
+               dict(name=name, epochs=1, history=history, settings={}, run_dir=str(runs/name)))   # a machine path, to be scrubbed
+    mp.setattr(experiment, 'load_trained', lambda run_dir, cfg=None, name=None: nets[os.path.basename(run_dir)])
+    mp.setattr(experiment, 'load_ensemble', lambda name, runs=None, cfg=None: Ensemble([nets[m] for m in dict(CFG.ensembles)[name]]))
+    res = reproduce(out=tmp/'out', runs=tmp/'runs', progress=False, verbose=False)
+    mp.undo()
+    return res, tmp
+
+
+def test_rows_have_intervals_and_mcnemar(run):
+    res, _ = run
+    assert set(res['rows']) == {*network_names(), *dict(CFG.ensembles), BASELINE}
+    assert res['rows'][BASELINE]['kind'] == 'baseline' and res['reference'] == REFERENCE
+    key = f'mcnemar_p_vs_{REFERENCE}'
+    for name, row in res['rows'].items():
+        for crops in ('center', 'multicrop'):
+            r = row[crops]
+            lo, hi = r['top1_ci']
+            assert 0 <= lo <= r['top1_accuracy'] <= hi <= 1 and r['n'] == res['clips']['test'] and r['skipped'] == 0
+            assert np.array(r['confusion']).sum() == r['n'] and 'mcnemar_p' not in r
+            if name == REFERENCE: assert r[key] is None
+            else: assert 0 < r[key] <= 1
+    assert res['rows'][BASELINE]['center'] == res['rows'][BASELINE]['multicrop']     # whole clips: no crops
+
+
+def test_results_file_has_no_machine_paths(run):
+    res, tmp = run
+    text = (tmp/'out'/'results.json').read_text()
+    assert str(tmp) not in text and os.path.expanduser('~') + '/' not in text
+    strings = []
+    def walk(o):
+        if isinstance(o, dict): [walk(v) for v in o.values()]
+        elif isinstance(o, list): [walk(v) for v in o]
+        elif isinstance(o, str): strings.append(o)
+    walk(json.loads(text))
+    assert not [s for s in strings if os.path.isabs(s)]
+    assert res['dataset_root'] and not os.path.isabs(res['dataset_root'])
+    assert res['rows']['Mel2DCNN']['train']['run_dir'] == 'Mel2DCNN'                # outside the clone and the data folder: its name
+
+
+def test_results_record_machine_and_times(run):
+    res, tmp = run
+    m = res['machine']
+    assert m['cpu'] and m['cores'] >= 1 and m['torch'] == torch.__version__ and m['precision'] in ('float32', 'bfloat16', 'float16')
+    assert {'generate', 'scan', 'cache', 'evaluation', 'baseline', *[f'train {n}' for n in network_names()]} <= set(res['times'])
+    assert load_results(tmp/'out')['format'] == RESULTS_FORMAT
+    md = (tmp/'out'/'table1.md').read_text()
+    assert m['cpu'] in md and 'Wall time' in md
+
+
+def test_table1_quotes_every_paper_cell(run):
+    res, _ = run
+    lines = table1_markdown(res).splitlines()[2:]
+    assert len(lines) == len(res['rows'])
+    for line in lines:
+        name, *cells = [c.strip() for c in line.strip('|').split('|')]
+        paper = [c.split(' / ')[0] for i, c in enumerate(cells) if i not in (2, 3)]     # multi-crop and McNemar cells are ours only
+        if name == BASELINE: assert paper[0].startswith('not in the paper')
+        else: assert '–' not in ' '.join(paper), line
+
+
+def test_relative_path_uses_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv('MGR_DATA', str(tmp_path))
+    assert relative_path(tmp_path/'fma'/'000'/'000002.mp3') == '$MGR_DATA/fma/000/000002.mp3'
+    assert relative_path('/somewhere/else/clip.wav') == 'clip.wav'
+
+
+def test_mcnemar_on_the_shared_clips_only():
+    labels = np.arange(60) % 8
+    right, wrong = np.eye(8)[labels], np.eye(8)[(labels + 1) % 8]
+    ref = dict(probs=np.where(np.arange(60)[:, None] < 30, right, wrong), labels=labels, track_ids=np.arange(60))
+    other = dict(probs=right[:50], labels=labels[:50], track_ids=np.arange(50))            # 10 clips it could not decode
+    rows = score_rows({REFERENCE: {'center': ref}, 'Other': {'center': other}})
+    assert rows['Other']['center']['n'] == 50
+    assert rows['Other']['center'][f'mcnemar_p_vs_{REFERENCE}'] == pytest.approx(2 * 0.5**20)   # 20 shared clips only Other gets right
