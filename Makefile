@@ -13,7 +13,7 @@ TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup reproduce test lab docs clean-venv
+.PHONY: setup reproduce chapters test lab docs clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ setup: $(STAMP)
 ## Real FMA (after `mgr download`): make reproduce ARGS="--data fma --epochs 20"; --data also takes a folder holding fma_metadata/ and fma_small/
 reproduce: $(STAMP)
 	$(BIN)/mgr reproduce $(ARGS)
+
+## Re-execute the chapters in place with the default config (after `make reproduce`, whose runs they reuse), so that the
+## outputs the website shows come from the library as it stands; `make test` fails while any chapter's outputs are stale.
+## One chapter: make chapters CHAPTERS=06_learner
+CHAPTERS ?=
+chapters: $(STAMP)
+	$(BIN)/python tools/run_chapters.py $(CHAPTERS)
 
 ## The tests, in order; each step stops the run with a message that says what to do.
 test: $(STAMP)

@@ -114,6 +114,12 @@ def cmd_reproduce(args):
     reproduce(cfg, out=args.out, runs=Path(args.runs) if args.runs else None, steps=args.steps, epochs=args.epochs)
 
 # %% ../nbs/10_cli.ipynb #fa4bcbb8
+def _budget_args(s):
+    "--steps / --epochs: each network's training budget."
+    g = s.add_mutually_exclusive_group()
+    g.add_argument('--steps', type=positive_int, help=f'optimizer steps per network (default {CFG.train_steps}; the late-fusion CRNN half)')
+    g.add_argument('--epochs', type=positive_int, help=f"passes over the training split per network instead (the paper's: {CFG.paper_epochs}; the late-fusion CRNN half)")
+
 def parser() -> argparse.ArgumentParser:
     "The `mgr` command line: one subcommand per step of the course."
     p = argparse.ArgumentParser(prog='mgr', description='Music genre recognition with CNNs (Aloisi, Bogan, Zorzetto), step by step.')
@@ -125,17 +131,18 @@ def parser() -> argparse.ArgumentParser:
     s = add('download', cmd_download, 'download FMA small and its metadata (7.2 GiB), resumable and SHA-1 checked', data=False)
     s.add_argument('--dest', help='folder to download into (default: the data folder, data/)'); s.add_argument('--subset', default='small')
     s = add('generate', cmd_generate, "generate the synthetic stand-in for FMA small (FMA's exact layout)", data=False)
-    s.add_argument('--per-genre', type=int, help=f'clips per genre (default {CFG.synthetic_per_genre})')
-    s.add_argument('--seconds', type=float, help=f'clip length in seconds (default {CFG.synthetic_seconds:g})')
+    s.add_argument('--per-genre', type=positive_int, help=f'clips per genre (default {CFG.synthetic_per_genre})')
+    s.add_argument('--seconds', type=positive_float, help=f'clip length in seconds (default {CFG.synthetic_seconds:g})')
     s.add_argument('--seed', type=int, help=f'random seed (default {CFG.synthetic_seed})')
     add('scan', cmd_scan, 'decode every clip and report those excluded (undecodable, empty, silent, too short)')
-    for name, fn, help, choices in (('train', cmd_train, 'train networks (resumes a killed run; a finished run is kept)', CFG.networks),
-                                    ('evaluate', cmd_evaluate, 'evaluate trained networks on a split', CFG.networks),
+    from mgr_course.models import network_names      # the registry: a network registered there is offered here
+    for name, fn, help, choices in (('train', cmd_train, 'train networks (resumes a killed run; a finished run is kept)', network_names()),
+                                    ('evaluate', cmd_evaluate, 'evaluate trained networks on a split', network_names()),
                                     ('ensemble', cmd_ensemble, "evaluate the paper's ensembles, built from trained networks", [n for n, _ in CFG.ensembles])):
         s = add(name, fn, help)
         s.add_argument('names', nargs='*', metavar='NAME', help=f"any of {', '.join(choices)} (default: all)")
-        s.add_argument('--runs', help='folder of the run folders (default: data/runs/<dataset>)')
-        if name == 'train': s.add_argument('--epochs', type=int, help=f'most epochs per network (default {CFG.max_epochs}; the paper: {CFG.paper_max_epochs}, late fusion at most {CFG.late_fusion_epochs})')
+        s.add_argument('--runs', help='folder of the run folders (default: data/runs/<dataset>-<key>)')
+        if name == 'train': _budget_args(s)
         else:
             s.add_argument('--split', default='test', choices=['training', 'validation', 'test'])
             s.add_argument('--crops', default='center', choices=['center', 'all'], help='the centre crop (as the paper) or all crops averaged')
@@ -145,7 +152,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--runs', help='folder of the run folders (default: data/runs/<dataset>)')
     s = add('reproduce', cmd_reproduce, 'the main job: data, scan, the four networks, both ensembles, Table I')
     s.add_argument('--out', help='results folder (default: results/<dataset>)'); s.add_argument('--runs', help='folder of the run folders')
-    s.add_argument('--epochs', type=int, help=f'most epochs per network (default {CFG.max_epochs}; the paper: {CFG.paper_max_epochs}, late fusion at most {CFG.late_fusion_epochs})')
+    _budget_args(s)
     return p
 
 def main(argv=None):

@@ -11,8 +11,9 @@ import numpy as np, pandas as pd, torch
 from torch import nn
 from .config import CFG, Config, data_dir
 from .data import clip_table, dataset_root
-from .models import Ensemble
-from .training import load_trained, evaluate, train_network, runs_dir
+from .models import Ensemble, network_names
+from .learner import load_trained, train_network, runs_dir
+from .evaluation import evaluate
 
 # %% auto #0
 __all__ = ['ensemble_members', 'load_ensemble']

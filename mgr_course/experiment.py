@@ -13,10 +13,10 @@ import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from .config import CFG, Config, repo_root, data_dir, default_device, cpu_model, autocast_dtype
 from .data import clip_table, dataset_root, ensure_dataset
-from .datasets import DecodedClips
+from .datasets import DecodedClips, AugmentBank
 from .models import count_weights, network_names
 from .files import atomic_write
-from .training import train_network, runs_dir, load_trained, plot_history
+from .learner import train_network, runs_dir, load_trained, plot_history, step_budget
 from .metrics import plot_confusion, paper_table1, mcnemar_exact
 from .evaluation import predict_clips, metrics_row
 from .ensemble import load_ensemble
@@ -93,13 +93,13 @@ def _predict_both(model, clips, decoded, cfg, progress) -> dict:
     return {key: predict_clips(model, clips, 'test', cfg, crops=crops, progress=progress, decoded=decoded)
             for crops, key in (('center', 'center'), ('all', 'multicrop'))}
 
-def _train_rows(clips, decoded, runs, cfg, times, progress, verbose) -> tuple[dict, dict]:
+def _train_rows(clips, decoded, runs, cfg, times, progress, verbose, **budget) -> tuple[dict, dict]:
     "Train (or find trained) every network, build the ensembles; their rows and test predictions."
     rows, preds = {}, {}
     for name in network_names():
         if verbose: print(f"== {name}")
-        with _timed(times, f'train {name}'): summary = train_network(name, cfg, clips=clips, runs=runs, progress=progress)
-        model = load_trained(runs/name, cfg)
+        with _timed(times, f'train {name}'): summary = train_network(name, cfg, clips=clips, runs=runs, progress=progress, **budget)
+        model = load_trained(runs/name, cfg, name=name)
         rows[name] = dict(kind='network', weights=count_weights(model.net), history=summary['history'],
                           train={k: v for k, v in summary.items() if k not in ('history', 'settings')})
         with _timed(times, 'evaluation'): preds[name] = _predict_both(model, clips, decoded, cfg, progress)
@@ -117,15 +117,18 @@ def _baseline_row(clips, cfg, progress) -> tuple[dict, dict]:
            dict(center=pred, multicrop=pred)
 
 # %% ../nbs/09_experiment.ipynb #32ba5d57
-def reproduce(cfg: Config | None = None, out=None, runs=None, progress: bool = True, verbose: bool = True) -> dict:
-    "The paper's experiment on `cfg.dataset`: data, scan, the four networks, both ensembles, the baseline, evaluation; writes results under `out`."
+def reproduce(cfg: Config | None = None, out=None, runs=None, steps: int | None = None, epochs: int | None = None,
+              progress: bool = True, verbose: bool = True) -> dict:
+    "The paper's experiment on `cfg.dataset`: data, scan, the networks (`steps` or `epochs` for another budget), both ensembles, the baseline, evaluation; writes results under `out`."
     cfg, times, t0 = cfg or CFG, {}, time.time()
+    if steps is not None or epochs is not None: step_budget(network_names()[0], 1, cfg, steps, epochs)   # a bad budget fails before any work
     with _timed(times, 'generate'): root = ensure_dataset(cfg, progress)
     with _timed(times, 'scan'): clips = clip_table(cfg, progress=progress)
-    with _timed(times, 'cache'): decoded = DecodedClips(clips, cfg, progress=progress)     # decoded once, shared with training
-    runs = Path(runs) if runs is not None else runs_dir(cfg)
+    with _timed(times, 'cache + augmentation bank'):      # built once, shared by every network's training and the evaluation
+        decoded = DecodedClips(clips, cfg, progress=progress); AugmentBank(decoded, cfg.augment_views, cfg=cfg, progress=progress)
+    runs = Path(runs) if runs is not None else runs_dir(cfg, clips)
     out = Path(out) if out is not None else results_dir()/root.name
-    rows, preds = _train_rows(clips, decoded, runs, cfg, times, progress, verbose)
+    rows, preds = _train_rows(clips, decoded, runs, cfg, times, progress, verbose, steps=steps, epochs=epochs)
     with _timed(times, 'baseline'): rows[BASELINE], preds[BASELINE] = _baseline_row(clips, cfg, progress)
     for name, scored in score_rows(preds).items(): rows[name].update(scored)
     res = dict(format=RESULTS_FORMAT, dataset=str(cfg.dataset), dataset_root=root,

@@ -17,7 +17,7 @@ from .config import CFG, Config, default_device
 from .models import network_names
 from .data import load_audio, crop_offsets, center_crop_offset, AudioError, SILENCE, clip_table
 from .evaluation import crop_probabilities
-from .training import load_trained, runs_dir
+from .learner import load_trained, runs_dir
 from .ensemble import load_ensemble
 
 # %% auto #0
