@@ -8,7 +8,7 @@ For each network, one training step is forward + backward + Adam on a ready batc
   1D convolutions of today's networks;
 - reference: the same network in plain fp32 and contiguous memory, with the paper-literal stride-1 1D convolutions.
 samples/s is the batch size over the median step time (a shared machine only ever adds time; the median ignores the
-odd slow step). Not a test: nothing is asserted; numbers on a machine shared with other work are noisy.
+odd slow step); the two versions take their steps in turn, so that a burst of other work slows both alike. Not a test: nothing is asserted; numbers on a machine shared with other work are noisy.
 """
 import argparse, json, os, platform, statistics, time
 import torch
@@ -76,11 +76,14 @@ def loss_difference(model: GenreClassifier, batch, precision: torch.dtype | None
 
 
 def measure_network(name: str, batch, steps: int, precision, seed: int = 0) -> dict:
-    "One row: the trainer's settings against the plain fp32 reference, and the loss difference under autocast."
-    torch.manual_seed(seed)
-    fast = measure_compute(build_model(name), batch, steps, precision, uses_channels_last(name))
-    torch.manual_seed(seed)
-    ref = measure_compute(reference_model(name), batch, steps)
+    "One row: the trainer's settings against the plain fp32 reference, timed step by step in turn (so that load from other work hits both alike)."
+    torch.manual_seed(seed); fast_model = build_model(name)
+    torch.manual_seed(seed); ref_model = reference_model(name)
+    fast, ref = [], []
+    for i in range(steps):
+        fast.append(measure_compute(fast_model, batch, 1, precision, uses_channels_last(name), warmup=int(i == 0)))
+        ref.append(measure_compute(ref_model, batch, 1, warmup=int(i == 0)))
+    fast, ref = statistics.median(fast), statistics.median(ref)
     torch.manual_seed(seed)
     return dict(network=name, compute_samples_per_s=round(fast, 2), reference_samples_per_s=round(ref, 2),
                 speedup_vs_reference=round(fast / ref, 2), loss_rel_diff=loss_difference(build_model(name), batch, precision))
