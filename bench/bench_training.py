@@ -1,4 +1,4 @@
-"""Training throughput of every registered network: the trainer's settings on this device against a plain fp32 reference.
+"""Training throughput of every registered network: the trainer's settings on this device against a plain fp32 reference, and fed by the real input pipeline.
 
 Usage: python bench/bench_training.py [--json] [--batch 32] [--steps N] [--threads 2] [--device cpu] [--networks ...] [--compile-check]
 
@@ -6,7 +6,10 @@ For each network, one training step is forward + backward + Adam on a ready batc
 (the features are computed inside the model, as in training). Two versions are timed:
 - compute: what the trainer uses here: autocast to `autocast_dtype(device)`, channels-last for the 2D convolutions, the strided
   1D convolutions of today's networks;
-- reference: the same network in plain fp32 and contiguous memory, with the paper-literal stride-1 1D convolutions.
+- reference: the same network in plain fp32 and contiguous memory, with the paper-literal stride-1 1D convolutions;
+- pipeline: the trainer's version fed by the real training input pipeline on the default dataset (`learner.training_loaders`:
+  clips decoded once, the augmentation bank, a random crop of a view and Gaussian noise per step), batch assembly included;
+  efficiency = pipeline / compute. The first run builds the default dataset and its caches (minutes); later runs reuse them.
 samples/s is the batch size over the median step time (a shared machine only ever adds time; the median ignores the
 odd slow step); the two versions take their steps in turn, so that a burst of other work slows both alike. Not a test: nothing is asserted; numbers on a machine shared with other work are noisy.
 """
@@ -15,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from mgr_course.config import CFG, autocast_dtype, cpu_has_native_bf16, cpu_model, default_device
 from mgr_course.models import NETWORKS, network_names, build_model, GenreClassifier, Raw1DCNN, LateFusionCRNN
+from mgr_course.data import clip_table
+from mgr_course.learner import training_loaders
 
 PAPER_LITERAL = {'Raw1DCNN': lambda cfg: Raw1DCNN(cfg=cfg, stride=1, pools=(8, 8, 8, 4)),
                  'LateFusionCRNN': lambda cfg: LateFusionCRNN(cfg=cfg, raw_stride=1, raw_pools=(8, 8, 8, 4))}
@@ -44,17 +49,26 @@ def _sync(device):
     if device.type == 'cuda': torch.cuda.synchronize()
 
 
+def batches(loader):
+    "The loader's batches (x, y) forever, moving to the next epoch at each pass, as training does."
+    epoch = 0
+    while True:
+        loader.set_epoch(epoch)
+        for b in loader: yield b[0], b[1]
+        epoch += 1
+
+
 def measure_compute(model: GenreClassifier, batch, steps: int, precision: torch.dtype | None = None,
-                    channels_last: bool = False, warmup: int = 1) -> float:
-    "Samples per second of training steps (forward + backward + Adam) on the ready `batch` (x, y): batch size / median step time."
-    x, y = batch
-    device = x.device
+                    channels_last: bool = False, warmup: int = 1, device=None) -> float:
+    "Samples per second of training steps (forward + backward + Adam): on the ready `batch` (x, y), or on the next batch of an iterator of batches (the time to get it included)."
+    device = device or (batch[0].device if isinstance(batch, tuple) else default_device())
     model = model.to(device).train()
     if channels_last: model.channels_last()
     opt = torch.optim.Adam(model.parameters(), lr=CFG.lr)
     times = []
     for i in range(warmup + steps):
         _sync(device); t0 = time.perf_counter()
+        x, y = batch if isinstance(batch, tuple) else [t.to(device, non_blocking=True) for t in next(batch)]
         with torch.autocast(device.type, dtype=precision or torch.float32, enabled=precision is not None):
             loss = F.cross_entropy(model(x).float(), y)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
@@ -75,18 +89,23 @@ def loss_difference(model: GenreClassifier, batch, precision: torch.dtype | None
     return abs(low - ref) / abs(ref)
 
 
-def measure_network(name: str, batch, steps: int, precision, seed: int = 0) -> dict:
-    "One row: the trainer's settings against the plain fp32 reference, timed step by step in turn (so that load from other work hits both alike)."
+def measure_network(name: str, batch, steps: int, precision, loader=None, seed: int = 0) -> dict:
+    "One row: the trainer's settings on a ready batch, the same fed by `loader`, and the plain fp32 reference, timed step by step in turn (so that load from other work hits all alike)."
     torch.manual_seed(seed); fast_model = build_model(name)
+    torch.manual_seed(seed); pipe_model = build_model(name)
     torch.manual_seed(seed); ref_model = reference_model(name)
-    fast, ref = [], []
+    fast, pipe, ref, device = [], [], [], batch[0].device
+    feed = batches(loader) if loader is not None else None
     for i in range(steps):
         fast.append(measure_compute(fast_model, batch, 1, precision, uses_channels_last(name), warmup=int(i == 0)))
+        if feed is not None: pipe.append(measure_compute(pipe_model, feed, 1, precision, uses_channels_last(name), warmup=int(i == 0), device=device))
         ref.append(measure_compute(ref_model, batch, 1, warmup=int(i == 0)))
     fast, ref = statistics.median(fast), statistics.median(ref)
+    row = dict(network=name, compute_samples_per_s=round(fast, 2))
+    if pipe: row.update(pipeline_samples_per_s=round(statistics.median(pipe), 2), efficiency=round(statistics.median(pipe) / fast, 2))
     torch.manual_seed(seed)
-    return dict(network=name, compute_samples_per_s=round(fast, 2), reference_samples_per_s=round(ref, 2),
-                speedup_vs_reference=round(fast / ref, 2), loss_rel_diff=loss_difference(build_model(name), batch, precision))
+    return dict(row, reference_samples_per_s=round(ref, 2), speedup_vs_reference=round(fast / ref, 2),
+                loss_rel_diff=loss_difference(build_model(name), batch, precision))
 
 
 def compile_check(batch, precision, steps: int, name: str = 'Mel2DCNN') -> dict:
@@ -117,7 +136,8 @@ def print_table(env: dict, rows: list, batch: int, steps: int):
     print(f"{env['machine']}\nCPU: {env['cpu_model']} | native bf16: {env['bf16_native']} | torch {env['torch']} | "
           f"device {env['device']} | trainer precision {env['precision']}")
     if hasattr(os, 'getloadavg'): print(f"load average: {os.getloadavg()[0]:.1f} (other work on the machine slows every number down)")
-    print(f"batch {batch}, median of {steps} timed steps after 1 warm-up; reference: fp32, contiguous, stride-1 1D convolutions\n")
+    print(f"batch {batch}, median of {steps} timed steps after 1 warm-up; reference: fp32, contiguous, stride-1 1D convolutions; "
+          f"pipeline: the training input pipeline on the default dataset\n")
     cols = [c for c in rows[0] if c != 'network']
     print(f"{'network':<16}" + ''.join(f"{c:>26}" for c in cols))
     for r in rows:
@@ -133,6 +153,7 @@ def main():
     ap.add_argument('--device', default=None, help='default: mgr_course.config.default_device()')
     ap.add_argument('--networks', nargs='+', default=list(network_names()), choices=list(network_names()))
     ap.add_argument('--compile-check', action='store_true', help='only: does torch.compile pay on Mel2DCNN')
+    ap.add_argument('--no-pipeline', action='store_true', help='skip the input-pipeline measurement (no dataset needed)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     device = torch.device(a.device) if a.device else default_device()
@@ -142,7 +163,11 @@ def main():
     if a.compile_check:
         out = dict(env, compile=compile_check(batch, precision, a.steps))
         print(json.dumps(out, indent=1)); return
-    rows = [measure_network(name, batch, a.steps, precision) for name in a.networks]
+    loader = None
+    if not a.no_pipeline:
+        cfg = CFG.replace(batch_size=a.batch)
+        loader = training_loaders(clip_table(cfg, progress=not a.json), cfg, progress=not a.json)[0]
+    rows = [measure_network(name, batch, a.steps, precision, loader) for name in a.networks]
     if a.json: print(json.dumps(dict(env, networks=rows), indent=1))
     else: print_table(env, rows, a.batch, a.steps)
 
