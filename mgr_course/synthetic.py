@@ -324,6 +324,7 @@ def render_song(song: dict, seconds: float, sr: int, rng: np.random.Generator) -
         if l == 'none': break
         hit, move = motif[i % motif_len]
         if rng.random() < .15: hit, move = rng.random() < density, int(rng.integers(-3, 4))
+        hit = hit or i == 0                             # the lead opens the song: with draw_song's rule, no clip is silent
         if not hit or not on('lead', i): continue
         deg = int(np.clip(deg + move, -3, 10)) if l != 'riff' else move
         m = root + 12 + scale[deg % len(scale)] + 12*(deg//len(scale))
