@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .config import CFG, Config
 from .data import load_audio
-from .files import parallel_map
+from .files import parallel_map, atomic_path
 
 # %% auto #0
 __all__ = ['clip_mean_mfcc', 'clip_mean_mfccs', 'mfcc_baseline']
@@ -44,9 +44,9 @@ def clip_mean_mfccs(paths: pd.Series, n_mfcc: int | None = None, sr: int = 22_05
                        desc=f'clip-mean MFCCs of {len(todo)} clips', chunksize=8)
     old.update({keys[i]: x for i, x in zip(todo, new)})
     if cache is not None and todo:
-        cache = Path(cache); tmp = cache.with_name(f'.{cache.name}.tmp-{os.getpid()}.npz')
-        try: np.savez(tmp, keys=np.array(list(old)), x=np.stack(list(old.values()))); os.replace(tmp, cache)
-        except OSError: tmp.unlink(missing_ok=True)          # a read-only dataset folder: compute again next time
+        try:
+            with atomic_path(cache) as tmp: np.savez(tmp, keys=np.array(list(old)), x=np.stack(list(old.values())))
+        except OSError: pass                                  # a read-only dataset folder: compute again next time
     return np.stack([old[k] for k in keys]).reshape(len(keys), n_mfcc)
 
 # %% ../nbs/03a_baseline.ipynb #b0a1c014

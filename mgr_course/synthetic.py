@@ -100,8 +100,8 @@ INSTRUMENTS = ('piano', 'epiano', 'organ', 'pad', 'strings', 'pluck', 'guitar', 
 def _noise(n, rng, sr, band=None):
     x = rng.standard_normal(n).astype(np.float32)
     if band is None: return x
-    lo, hi = band
-    sos = signal.butter(2, [lo, min(hi, 0.45*sr)], 'bandpass', fs=sr, output='sos') if lo else signal.butter(2, hi, 'lowpass', fs=sr, output='sos')
+    hi = min(band[1], 0.45*sr); lo = min(band[0], 0.8*hi)          # a band that fits below Nyquist, even at a low `sr`
+    sos = signal.butter(2, [lo, hi], 'bandpass', fs=sr, output='sos') if lo else signal.butter(2, hi, 'lowpass', fs=sr, output='sos')
     y = signal.sosfilt(sos, x).astype(np.float32)
     return y/np.abs(y).max()
 
@@ -223,6 +223,8 @@ def draw_song(genre: str, rng: np.random.Generator, borrow: float = 0.15) -> dic
         g = others[rng.integers(len(others))] if rng.random() < borrow else genre
         song[part] = _pick(GENRE_STYLES[g][part], rng)
     song['pump'] = _pick(GENRE_STYLES[genre]['pump'], rng) if GENRE_STYLES[genre]['pump'][1] else 0.
+    if song['lead'] == 'none' and song['chords'] in ('none', 'cluster'):       # something must play: no silent clips
+        song['lead'] = 'random' if genre == 'Experimental' else 'melody'
     song['key'] = int(rng.integers(12))
     return song
 
@@ -258,7 +260,7 @@ def render_song(song: dict, seconds: float, sr: int, rng: np.random.Generator) -
     bar_of = lambda i: i//steps_per_bar
     chord_at = lambda i: _chord(scale, root, prog[bar_of(i) % len(prog)])
     buses = {k: np.zeros(n + sr, np.float32) for k in ('drums', 'bass', 'chords', 'lead', 'texture')}
-    phrase_on = {k: [rng.random() < 0.9 for _ in range(n_steps//(4*steps_per_bar) + 2)] for k in buses}
+    phrase_on = {k: [True] + [rng.random() < 0.9 for _ in range(n_steps//(4*steps_per_bar) + 1)] for k in buses}   # 4-bar phrases; the first always plays
     on = lambda k, i: phrase_on[k][i//(4*steps_per_bar)]
     # --- drums
     d = song['drums']
@@ -322,6 +324,7 @@ def render_song(song: dict, seconds: float, sr: int, rng: np.random.Generator) -
         if l == 'none': break
         hit, move = motif[i % motif_len]
         if rng.random() < .15: hit, move = rng.random() < density, int(rng.integers(-3, 4))
+        hit = hit or i == 0                             # the lead opens the song: with draw_song's rule, no clip is silent
         if not hit or not on('lead', i): continue
         deg = int(np.clip(deg + move, -3, 10)) if l != 'riff' else move
         m = root + 12 + scale[deg % len(scale)] + 12*(deg//len(scale))

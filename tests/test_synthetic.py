@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest, soundfile as sf
 import mgr_course.synthetic as synthetic
 from mgr_course.config import CFG
-from mgr_course.synthetic import generate_synthetic, plan_dataset, split_sizes, write_mp3, DEFECTS, COMPLETE
+from mgr_course.synthetic import generate_synthetic, plan_dataset, split_sizes, write_mp3, draw_song, render_song, GENRE_STYLES, DEFECTS, COMPLETE
 from mgr_course.data import load_tracks, small_clips, scan_clips, audio_path
 
 PER_GENRE, SECONDS, SEED = 3, 6.5, 11
@@ -121,3 +121,11 @@ def test_two_processes_make_one_dataset(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['.ds.lock', 'ds']
     alone = generate_synthetic(tmp_path/'alone', PER_GENRE, SECONDS, SEED, FEW, n_jobs=1, progress=False)
     assert _digest(tmp_path/'ds') == _digest(alone)
+
+
+def test_no_silent_songs():
+    "Every song plays something: a lead when the chords would not (draw_song), and the lead's first note always (render_song)."
+    songs = [draw_song(g, np.random.default_rng(s)) for g in GENRE_STYLES for s in range(200)]
+    assert not any(s['lead'] == 'none' and s['chords'] in ('none', 'cluster') for s in songs)
+    rng = np.random.default_rng([5, 29794])                  # a sparse experimental song that once rendered to silence
+    assert np.abs(render_song(draw_song('Experimental', rng), 6.5, 44_100, rng)).max() > 0.1
