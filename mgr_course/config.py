@@ -66,8 +66,10 @@ class Config:
     fma_small_sha1: str = 'ade154f733639d52e35e32f5593efe5be76c6d70'
     fma_small_bad_clips: tuple = (98565, 98567, 98569, 99134, 108925, 133297)
     # --- the synthetic stand-in: the embedded default dataset ---
-    synthetic_per_genre: int = 40           # clips per genre (FMA small has 1,000)
-    synthetic_seconds: float = 12.0         # two crops of 2**18 samples; generates in under a minute on 2 cores
+    synthetic_per_genre: int = 160          # clips per genre (FMA small has 1,000): 100 training, 30 validation, 30 test
+    synthetic_seconds: float = 12.0         # two crops of 2**18 samples, so that multi-crop evaluation means something
+    synthetic_valid_fraction: float = 0.1875  # 30 of 160 (FMA: 0.1); enough test clips to tell networks apart
+    synthetic_test_fraction: float = 0.1875
     synthetic_seed: int = 0
     # --- where things live ---
     dataset: str = 'synthetic'              # 'synthetic'; 'fma' (what `mgr download` fetched); or a folder holding fma_metadata/ and fma_small/

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, soundfile as sf, soxr
 from .config import CFG, Config, data_dir
 from .files import atomic_write, parallel_map, download, extract_zip, extracted_paths, DownloadError
-from .synthetic import generate_synthetic, COMPLETE
+from .synthetic import generate_synthetic, split_sizes, COMPLETE
 
 # %% auto #0
 __all__ = ['REQUIRED_COLUMNS', 'SPLITS', 'PREROLL', 'REASONS', 'SILENCE', 'SCAN_VERSION', 'dataset_root', 'audio_path',
@@ -23,7 +23,8 @@ __all__ = ['REQUIRED_COLUMNS', 'SPLITS', 'PREROLL', 'REASONS', 'SILENCE', 'SCAN_
 def dataset_root(cfg: Config = CFG) -> Path:
     "Folder holding `fma_metadata/` and `fma_small/` for `cfg.dataset` ('synthetic', 'fma' or a path)."
     if cfg.dataset == 'synthetic':
-        return data_dir()/f"synthetic-{cfg.synthetic_per_genre}x{cfg.synthetic_seconds:g}s-seed{cfg.synthetic_seed}"
+        splits = '-'.join(map(str, split_sizes(cfg.synthetic_per_genre, cfg.synthetic_valid_fraction, cfg.synthetic_test_fraction)))
+        return data_dir()/f"synthetic-{cfg.synthetic_per_genre}x{cfg.synthetic_seconds:g}s-{splits}-seed{cfg.synthetic_seed}"
     if cfg.dataset == 'fma': return data_dir()
     return Path(cfg.dataset).expanduser()
 
@@ -41,7 +42,8 @@ def generate_dataset(cfg: Config = CFG, n_jobs: int = 2, progress: bool = True) 
     root = dataset_root(cfg).expanduser().absolute()
     if (root/COMPLETE).exists(): return root          # complete: no lock, nothing written (works read-only)
     return generate_synthetic(root, cfg.synthetic_per_genre, cfg.synthetic_seconds, cfg.synthetic_seed, cfg.genres,
-                              n_jobs=n_jobs, progress=progress, crop_seconds=cfg.crop_seconds)
+                              n_jobs=n_jobs, progress=progress, crop_seconds=cfg.crop_seconds,
+                              valid_fraction=cfg.synthetic_valid_fraction, test_fraction=cfg.synthetic_test_fraction)
 
 def ensure_dataset(cfg: Config = CFG, progress: bool = True) -> Path:
     "The dataset root for `cfg`, generating the synthetic dataset if it is asked for and absent; clear error if missing."

@@ -178,7 +178,7 @@ def tiny_cfg(tmp_path_factory):
 
 def test_clip_table_on_synthetic(tiny_cfg):
     root = dataset_root(tiny_cfg)
-    assert root == Path(os.environ['MGR_DATA'])/'synthetic-3x6.5s-seed5'
+    assert root == Path(os.environ['MGR_DATA'])/'synthetic-3x6.5s-1-1-1-seed5'
     clips = clip_table(tiny_cfg, progress=False)
     assert list(clips.columns) == ['genre', 'label', 'split', 'path', 'samples'] and clips.index.name == 'track_id'
     plan = plan_dataset(3, 5)
