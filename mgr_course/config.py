@@ -52,8 +52,9 @@ class Config:
     # --- training (paper section VI) ---
     batch_size: int = 32
     lr: float = 1e-3                        # Adam
+    lr_schedule: str = 'cosine'             # warm-up then cosine decay over the budget (chapter 06); 'constant' for the paper's plain Adam
     paper_epochs: int = 20                  # the paper's budget: at most 20 epochs (the late-fusion CRNN 10: its registry share is 1/2)
-    train_steps: int = 600                  # our default budget: optimizer steps per network (times its share); `--epochs 20` for the paper's
+    train_steps: int = 500                  # our default budget: optimizer steps per network (times its share); `--epochs 20` for the paper's
     patience: int = 5                       # early stopping: epochs without a lower validation loss
     augment_views: int = 4                  # stretched / pitch-shifted views per training clip in the augmentation bank (chapter 04)
     dropout: float = 0.5

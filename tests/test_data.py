@@ -9,7 +9,7 @@ from mgr_course.data import (load_tracks, small_clips, MetadataError, load_audio
                              clip_table, get_clip, scan_dataset, cleaning_report)
 from mgr_course.synthetic import plan_dataset
 
-FIXTURES = Path(__file__).resolve().parents[1].parent/'shared'/'fixtures'
+from conftest import FIXTURES   # the one definition of where the shared fixtures are
 TRACKS_HEAD = FIXTURES/'fma_metadata'/'tracks_head.csv'
 needs_fixtures = pytest.mark.skipif(not TRACKS_HEAD.exists(), reason='../shared/fixtures is absent')
 N = CFG.crop_samples

@@ -13,7 +13,7 @@ torchaudio = import_torchaudio()
 # both libraries warn that a few of 128 low bands are empty at the paper's settings (the chapter explains why)
 pytestmark = pytest.mark.filterwarnings('ignore:.*(Empty filters|all zero values).*')
 SR = CFG.sample_rate
-FIXTURES = Path(__file__).resolve().parents[1].parent/'shared'/'fixtures'
+from conftest import FIXTURES   # the one definition of where the shared fixtures are
 
 def generated_clips():
     rng = np.random.default_rng(0)
