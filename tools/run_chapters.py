@@ -37,7 +37,6 @@ def stale() -> list[str]:
 def execute(nb: Path, timeout: int = 3600):
     "Run `nb` top to bottom from nbs/ (as nbdev does), write it back with its outputs and the library hash, then clean it."
     from execnb.shell import CaptureShell
-    from execnb.nbio import read_nb, write_nb
     os.environ.pop('IN_TEST', None)                      # the default config, not the tests' small sizes
     cwd = os.getcwd(); os.chdir(NBS)
     try:
