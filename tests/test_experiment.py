@@ -17,7 +17,7 @@ def run(tmp_path_factory):
     torch.manual_seed(0)
     nets = {n: build_model(n).eval() for n in network_names()}
     history = [dict(step=1, epoch=1, train_loss=2.1, train_accuracy=0.1, valid_loss=2.0, valid_accuracy=0.15)]
-    mp.setattr(experiment, 'train_network', lambda name, cfg=None, clips=None, runs=None, progress=True:
+    mp.setattr(experiment, 'train_network', lambda name, cfg=None, clips=None, runs=None, progress=True, **budget:
                dict(name=name, epochs=1, history=history, settings={}, run_dir=str(runs/name)))   # a machine path, to be scrubbed
     mp.setattr(experiment, 'load_trained', lambda run_dir, cfg=None, name=None: nets[os.path.basename(run_dir)])
     mp.setattr(experiment, 'load_ensemble', lambda name, runs=None, cfg=None: Ensemble([nets[m] for m in dict(CFG.ensembles)[name]]))
@@ -61,7 +61,7 @@ def test_results_record_machine_and_times(run):
     res, tmp = run
     m = res['machine']
     assert m['cpu'] and m['cores'] >= 1 and m['torch'] == torch.__version__ and m['precision'] in ('float32', 'bfloat16', 'float16')
-    assert {'generate', 'scan', 'cache', 'evaluation', 'baseline', *[f'train {n}' for n in network_names()]} <= set(res['times'])
+    assert {'generate', 'scan', 'cache + augmentation bank', 'evaluation', 'baseline', *[f'train {n}' for n in network_names()]} <= set(res['times'])
     assert load_results(tmp/'out')['format'] == RESULTS_FORMAT
     md = (tmp/'out'/'table1.md').read_text()
     assert m['cpu'] in md and 'Wall time' in md
