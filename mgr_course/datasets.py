@@ -20,7 +20,7 @@ from .data import load_audio, AudioError, random_crop_offset, center_crop_offset
 from .audio import Augment, add_noise
 from .files import parallel_map, file_lock, atomic_path, atomic_write
 import audiomentations
-from .features import RawAudio, LogMelSpectrogram, MFCC
+from .features import RawAudio, LogMelSpectrogram, MFCC, FRONTENDS
 
 # %% auto #0
 __all__ = ['SPLITS', 'FEATURES', 'PER_BAND', 'Batch', 'CACHE_VERSION', 'item_rng', 'CropDataset', 'RawAudioDataset',
@@ -91,7 +91,7 @@ class CropDataset(Dataset):
         return x, int(self.labels[index])
 
 # %% ../nbs/04_datasets.ipynb #adbf8202
-FEATURES = {'raw': RawAudio, 'mel': LogMelSpectrogram, 'mfcc': MFCC}
+FEATURES = {k: FRONTENDS[k] for k in ('raw', 'mel', 'mfcc')}   # the single-view front ends of chapter 05's registry inputs
 PER_BAND = {'raw': False, 'mel': True, 'mfcc': False}   # z-score per mel band for log-mel, one global mean/std otherwise
 
 class _FeatureDataset(CropDataset):
