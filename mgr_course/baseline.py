@@ -6,48 +6,28 @@ Docs: https://mgr-course.github.io/mgr_course/baseline.html.md"""
 
 # %% ../nbs/03a_baseline.ipynb #b0a1c002
 from __future__ import annotations
-import os
-from pathlib import Path
-import numpy as np, pandas as pd
+import numpy as np, pandas as pd, torch
+from tqdm.auto import tqdm
 from .config import CFG, Config
 from .data import load_audio
-from .files import parallel_map, atomic_path
+from .features import MFCC
 
 # %% auto #0
-__all__ = ['clip_mean_mfcc', 'clip_mean_mfccs', 'mfcc_baseline']
+__all__ = ['clip_mean_mfccs', 'clip_mean_mfcc', 'mfcc_baseline']
 
 # %% ../nbs/03a_baseline.ipynb #b0a1c008
-def clip_mean_mfcc(path, n_mfcc: int | None = None, sr: int = 22_050) -> np.ndarray:
-    "The clip's `n_mfcc` MFCCs (librosa; `CFG.n_mfcc` if None), averaged over time: a timbre summary of the whole clip [n_mfcc]."
-    import librosa
-    return librosa.feature.mfcc(y=load_audio(path, sr), sr=sr, n_mfcc=n_mfcc or CFG.n_mfcc).mean(1).astype(np.float32)
+def clip_mean_mfccs(audio, n: int, cfg: Config | None = None, progress: bool = True) -> np.ndarray:
+    "The MFCCs (chapter 03's `MFCC`) of clips `audio(0)` ... `audio(n - 1)` (1-D samples at cfg.sample_rate), each averaged over time [n, n_mfcc]."
+    mfcc, out = MFCC(cfg or CFG), []
+    with torch.no_grad():
+        for i in tqdm(range(n), desc=f'clip-mean MFCCs of {n} clips', disable=not progress, leave=False):
+            y = torch.from_numpy(np.ascontiguousarray(audio(i), dtype=np.float32))
+            out.append(mfcc(y[None, None])[0, 0].mean(-1).numpy())
+    return np.stack(out).reshape(n, mfcc.n_mfcc)
 
-# %% ../nbs/03a_baseline.ipynb #b0a1c011
-def _mfcc_row(a): return clip_mean_mfcc(*a)
-
-def clip_mean_mfccs(paths: pd.Series, n_mfcc: int | None = None, sr: int = 22_050, cache=None,
-                    n_jobs: int = 2, progress: bool = True) -> np.ndarray:
-    "`clip_mean_mfcc` of every clip in `paths` [len(paths), n_mfcc], reusing and updating the .npz `cache` (None: no cache)."
-    n_mfcc = n_mfcc or CFG.n_mfcc
-    paths = [str(p) for p in paths]
-    def key(p):
-        try: s = os.stat(p); return f'{s.st_size}:{s.st_mtime_ns}:{n_mfcc}:{sr}:{p}'
-        except FileNotFoundError: return f'missing:{p}'
-    keys = [key(p) for p in paths]
-    old = {}
-    if cache is not None and Path(cache).exists():
-        try:
-            with np.load(cache) as z: old = dict(zip(z['keys'].tolist(), z['x']))
-        except Exception: pass                              # a damaged cache is not trusted: it is rebuilt
-    todo = [i for i, k in enumerate(keys) if k not in old]
-    new = parallel_map(_mfcc_row, [(paths[i], n_mfcc, sr) for i in todo], n_jobs, progress,
-                       desc=f'clip-mean MFCCs of {len(todo)} clips', chunksize=8)
-    old.update({keys[i]: x for i, x in zip(todo, new)})
-    if cache is not None and todo:
-        try:
-            with atomic_path(cache) as tmp: np.savez(tmp, keys=np.array(list(old)), x=np.stack(list(old.values())))
-        except OSError: pass                                  # a read-only dataset folder: compute again next time
-    return np.stack([old[k] for k in keys]).reshape(len(keys), n_mfcc)
+def clip_mean_mfcc(y, cfg: Config | None = None) -> np.ndarray:
+    "One clip's MFCCs averaged over time: `y` [time] at cfg.sample_rate -> [n_mfcc], a timbre summary of the whole clip."
+    return clip_mean_mfccs(lambda i: y, 1, cfg, progress=False)[0]
 
 # %% ../nbs/03a_baseline.ipynb #b0a1c014
 def _check_splits(clips: pd.DataFrame, K: int):
@@ -62,19 +42,16 @@ def _check_splits(clips: pd.DataFrame, K: int):
     if len(small): raise ValueError(f"mfcc_baseline: genres {list(small)} have fewer than 2 clips: cross-validation needs 2 per genre")
 
 # %% ../nbs/03a_baseline.ipynb #b0a1c015
-def mfcc_baseline(clips: pd.DataFrame, n_jobs: int = 2, progress: bool = True, seed: int = 0, cfg: Config | None = None,
-                  cache: bool = True) -> dict:
-    "Logistic regression on clip-mean MFCCs, trained on the training split: test accuracy, test probabilities, labels, 5-fold CV."
+def mfcc_baseline(clips: pd.DataFrame, audio=None, progress: bool = True, seed: int = 0, cfg: Config | None = None) -> dict:
+    "Logistic regression on clip-mean MFCCs, trained on the training split: test accuracy, test probabilities, labels, 5-fold CV; `audio(i)`: clip i's samples (default: decode its file)."
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     cfg = cfg or CFG; K = len(cfg.genres)
     _check_splits(clips, K)
-    root = clips.attrs.get('root')
-    X = clip_mean_mfccs(clips.path, cfg.n_mfcc, cache=Path(root)/'.clip-mean-mfcc.npz' if cache and root else None,
-                        n_jobs=n_jobs, progress=progress)
-    y = clips.label.to_numpy()
+    audio = audio or (lambda i: load_audio(clips.path.iloc[i], cfg.sample_rate))
+    X, y = clip_mean_mfccs(audio, len(clips), cfg, progress), clips.label.to_numpy()
     model = lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     tr, te = (clips.split == 'training').to_numpy(), (clips.split == 'test').to_numpy()
     m = model().fit(X[tr], y[tr])

@@ -16,7 +16,7 @@ from .learner import load_trained, train_network, runs_dir
 from .evaluation import evaluate
 
 # %% auto #0
-__all__ = ['ensemble_members', 'load_ensemble']
+__all__ = ['ensemble_members', 'load_ensemble', 'ensemble_predictions']
 
 # %% ../nbs/08_ensemble.ipynb #e47ce5c4
 def ensemble_members(name: str, cfg: Config = CFG) -> tuple:
@@ -34,3 +34,13 @@ def load_ensemble(name: str, runs=None, cfg: Config = CFG) -> Ensemble:
         raise FileNotFoundError(f"{name} needs trained {', '.join(missing)} in {runs}: train them first "
                                 f"(`mgr train {' '.join(missing)}` or `mgr reproduce`)")
     return Ensemble([load_trained(runs/n, cfg) for n in names], names).eval()
+
+# %% ../nbs/08_ensemble.ipynb #ed191dec
+def ensemble_predictions(members: list[dict]) -> dict:
+    "An ensemble's predictions from its members' `predict_clips` outputs on the same clips: the mean of their probabilities, no inference."
+    if not members: raise ValueError("an ensemble needs the predictions of at least one member")
+    first = members[0]
+    for m in members[1:]:
+        if not (np.array_equal(m['track_ids'], first['track_ids']) and np.array_equal(m['labels'], first['labels'])):
+            raise ValueError("the members' predictions are not on the same clips: evaluate every member on the same split and crops")
+    return dict(first, probs=np.mean([m['probs'] for m in members], axis=0), skipped=max(int(m.get('skipped', 0)) for m in members))

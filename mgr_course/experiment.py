@@ -19,7 +19,7 @@ from .files import atomic_write
 from .learner import train_network, runs_dir, load_trained, plot_history, step_budget
 from .metrics import plot_confusion, paper_table1, mcnemar_exact
 from .evaluation import predict_clips, metrics_row
-from .ensemble import load_ensemble
+from .ensemble import ensemble_predictions
 from .baseline import mfcc_baseline
 
 # %% auto #0
@@ -106,12 +106,12 @@ def _train_rows(clips, decoded, runs, cfg, times, progress, verbose, **budget) -
     for name, members in cfg.ensembles:
         if verbose: print(f"== {name} ({' + '.join(members)})")
         rows[name] = dict(kind='ensemble', members=list(members), weights=sum(rows[m]['weights'] for m in members))
-        with _timed(times, 'evaluation'): preds[name] = _predict_both(load_ensemble(name, runs, cfg), clips, decoded, cfg, progress)
+        preds[name] = {crops: ensemble_predictions([preds[m][crops] for m in members]) for crops in preds[members[0]]}
     return rows, preds
 
-def _baseline_row(clips, cfg, progress) -> tuple[dict, dict]:
-    "The clip-mean-MFCC logistic regression's row and test predictions."
-    b = mfcc_baseline(clips, progress=progress, seed=cfg.seed, cfg=cfg)
+def _baseline_row(decoded, cfg, progress) -> tuple[dict, dict]:
+    "The clip-mean-MFCC logistic regression's row and test predictions, from the clips decoded once for the networks."
+    b = mfcc_baseline(decoded.clips, audio=decoded.audio, progress=progress, seed=cfg.seed, cfg=cfg)
     pred = dict(probs=np.asarray(b['probs']), labels=np.asarray(b['labels']), track_ids=np.asarray(b['track_ids']), skipped=0)
     return dict(kind='baseline', weights=(cfg.n_mfcc + 1) * cfg.n_classes, note='logistic regression on clip-mean MFCCs of the whole clip'), \
            dict(center=pred, multicrop=pred)
@@ -129,7 +129,7 @@ def reproduce(cfg: Config | None = None, out=None, runs=None, steps: int | None 
     runs = Path(runs) if runs is not None else runs_dir(cfg, clips)
     out = Path(out) if out is not None else results_dir()/root.name
     rows, preds = _train_rows(clips, decoded, runs, cfg, times, progress, verbose, steps=steps, epochs=epochs)
-    with _timed(times, 'baseline'): rows[BASELINE], preds[BASELINE] = _baseline_row(clips, cfg, progress)
+    with _timed(times, 'baseline'): rows[BASELINE], preds[BASELINE] = _baseline_row(decoded, cfg, progress)
     for name, scored in score_rows(preds).items(): rows[name].update(scored)
     res = dict(format=RESULTS_FORMAT, dataset=str(cfg.dataset), dataset_root=root,
                clips={s: int((clips.split == s).sum()) for s in ('training', 'validation', 'test')}, reference=REFERENCE,

@@ -6,7 +6,7 @@ import torch
 from mgr_course.config import CFG
 from mgr_course import experiment
 from mgr_course.experiment import reproduce, load_results, relative_path, score_rows, table1_markdown, RESULTS_FORMAT, REFERENCE, BASELINE
-from mgr_course.models import build_model, Ensemble, network_names
+from mgr_course.models import build_model, network_names
 
 
 @pytest.fixture(scope='module')
@@ -20,7 +20,6 @@ def run(tmp_path_factory):
     mp.setattr(experiment, 'train_network', lambda name, cfg=None, clips=None, runs=None, progress=True, **budget:
                dict(name=name, epochs=1, history=history, settings={}, run_dir=str(runs/name)))   # a machine path, to be scrubbed
     mp.setattr(experiment, 'load_trained', lambda run_dir, cfg=None, name=None: nets[os.path.basename(run_dir)])
-    mp.setattr(experiment, 'load_ensemble', lambda name, runs=None, cfg=None: Ensemble([nets[m] for m in dict(CFG.ensembles)[name]]))
     res = reproduce(out=tmp/'out', runs=tmp/'runs', progress=False, verbose=False)
     mp.undo()
     return res, tmp
