@@ -26,7 +26,8 @@ def seeded_globals(seed: int):
 
 class Augment:
     "The paper's training augmentation: a 1-D float32 crop at cfg.sample_rate -> a perturbed crop of the same length; `noise=False` leaves out the noise."
-    def __init__(self, cfg: Config = CFG, seed: int | None = None, noise: bool = True):
+    def __init__(self, cfg: Config | None = None, seed: int | None = None, noise: bool = True):
+        cfg = cfg or CFG
         self.cfg, self.sample_rate = cfg, cfg.sample_rate
         self.transforms = Compose([
             *([AddGaussianNoise(min_amplitude=cfg.noise_amplitude[0], max_amplitude=cfg.noise_amplitude[1], p=cfg.p_noise)] if noise else []),

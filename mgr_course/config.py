@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['GENRES', 'CFG', 'PRECISIONS', 'in_test', 'Config', 'default_config', 'repo_root', 'data_dir', 'default_device',
-           'cpu_has_native_bf16', 'cpu_model', 'autocast_dtype', 'import_torchaudio']
+__all__ = ['GENRES', 'CFG', 'PRECISIONS', 'in_test', 'Config', 'default_config', 'repo_root', 'data_dir', 'short_path',
+           'default_device', 'cpu_has_native_bf16', 'cpu_model', 'autocast_dtype', 'import_torchaudio']
 
 # %% ../nbs/00_config.ipynb #a1f3281e
 def in_test() -> bool:
@@ -118,6 +118,13 @@ def data_dir() -> Path:
     if os.environ.get('MGR_DATA'): return Path(os.environ['MGR_DATA']).expanduser()
     root = repo_root()
     return root/'data' if root else Path.home()/'.cache'/'mgr_course'
+
+def short_path(p) -> str:
+    "`p` as pages and logs show it: relative to the clone (`data/...`), else to the data folder (`<data>/...`), else unchanged."
+    p = Path(p).expanduser().absolute()
+    for base, prefix in ((repo_root(), ''), (data_dir().expanduser().absolute(), '<data>/')):
+        if base is not None and p.is_relative_to(base): return prefix + p.relative_to(base).as_posix()
+    return str(p)
 
 # %% ../nbs/00_config.ipynb #61b68f00
 def default_device() -> torch.device:

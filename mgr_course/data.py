@@ -20,8 +20,9 @@ __all__ = ['REQUIRED_COLUMNS', 'SPLITS', 'PREROLL', 'REASONS', 'SILENCE', 'SCAN_
            'scan_clips', 'scan_dataset', 'cleaning_report', 'clip_table', 'get_clip', 'fma_url', 'download_fma']
 
 # %% ../nbs/01_data.ipynb #1ee38e22
-def dataset_root(cfg: Config = CFG) -> Path:
+def dataset_root(cfg: Config | None = None) -> Path:
     "Folder holding `fma_metadata/` and `fma_small/` for `cfg.dataset` ('synthetic', 'fma' or a path)."
+    cfg = cfg or CFG
     if cfg.dataset == 'synthetic':
         splits = '-'.join(map(str, split_sizes(cfg.synthetic_per_genre, cfg.synthetic_valid_fraction, cfg.synthetic_test_fraction)))
         return data_dir()/f"synthetic-{cfg.synthetic_per_genre}x{cfg.synthetic_seconds:g}s-{splits}-seed{cfg.synthetic_seed}"
@@ -36,17 +37,18 @@ def audio_path(root, track_id: int) -> Path:
     return Path(root)/'fma_small'/s[:3]/f'{s}.mp3'
 
 # %% ../nbs/01_data.ipynb #644edae2
-def generate_dataset(cfg: Config = CFG, n_jobs: int = 2, progress: bool = True) -> Path:
-    "Generate (once) the synthetic dataset of `cfg`'s synthetic_* settings at its `dataset_root`; returns that root."
-    cfg = cfg.replace(dataset='synthetic')
+def generate_dataset(cfg: Config | None = None, n_jobs: int = 2, progress: bool = True) -> Path:
+    "Generate (once) the synthetic dataset of `cfg`'s `synthetic_*` settings at its `dataset_root`; returns that root."
+    cfg = (cfg or CFG).replace(dataset='synthetic')
     root = dataset_root(cfg).expanduser().absolute()
     if (root/COMPLETE).exists(): return root          # complete: no lock, nothing written (works read-only)
     return generate_synthetic(root, cfg.synthetic_per_genre, cfg.synthetic_seconds, cfg.synthetic_seed, cfg.genres,
                               n_jobs=n_jobs, progress=progress, crop_seconds=cfg.crop_seconds,
                               valid_fraction=cfg.synthetic_valid_fraction, test_fraction=cfg.synthetic_test_fraction)
 
-def ensure_dataset(cfg: Config = CFG, progress: bool = True) -> Path:
+def ensure_dataset(cfg: Config | None = None, progress: bool = True) -> Path:
     "The dataset root for `cfg`, generating the synthetic dataset if it is asked for and absent; clear error if missing."
+    cfg = cfg or CFG
     root = dataset_root(cfg)
     if cfg.dataset == 'synthetic': return generate_dataset(cfg, progress=progress)
     for need in (root/'fma_metadata'/'tracks.csv', root/'fma_small'):
@@ -101,8 +103,9 @@ def load_tracks(path) -> pd.DataFrame:
     return tracks
 
 # %% ../nbs/01_data.ipynb #0c82bc48
-def small_clips(tracks: pd.DataFrame, cfg: Config = CFG, source='tracks.csv') -> pd.DataFrame:
+def small_clips(tracks: pd.DataFrame, cfg: Config | None = None, source='tracks.csv') -> pd.DataFrame:
     "FMA small's tracks: index track_id, columns genre (str), label (index into cfg.genres), split."
+    cfg = cfg or CFG
     small = tracks[tracks['set', 'subset'] == 'small']
     if small.empty: raise MetadataError(f"{source}: no track of the 'small' subset")
     genre = small['track', 'genre_top'].astype(object)
@@ -241,8 +244,9 @@ def _save_scan_cache(res: pd.DataFrame, cache: Path):
             print(f"note: {e}; the scan results are kept in memory only, and the clips will be scanned again next time", file=sys.stderr)
         _UNSAVED.add(cache)
 
-def scan_dataset(cfg: Config = CFG, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
+def scan_dataset(cfg: Config | None = None, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
     "Every clip of FMA small in `cfg.dataset`, scanned: genre, label, split, path, samples, reason ('' if good), detail."
+    cfg = cfg or CFG
     root = ensure_dataset(cfg, progress)
     tracks_csv = root/'fma_metadata'/'tracks.csv'
     clips = small_clips(load_tracks(tracks_csv), cfg, tracks_csv)
@@ -257,8 +261,9 @@ def cleaning_report(scanned: pd.DataFrame) -> pd.DataFrame:
     return scanned.loc[scanned.reason != '', ['reason', 'detail', 'genre', 'split']]
 
 # %% ../nbs/01_data.ipynb #f8797cf1
-def clip_table(cfg: Config = CFG, progress: bool = True) -> pd.DataFrame:
+def clip_table(cfg: Config | None = None, progress: bool = True) -> pd.DataFrame:
     "The clean clips of `cfg.dataset`: index track_id, columns genre, label, split, path, samples (at cfg.sample_rate)."
+    cfg = cfg or CFG
     s = scan_dataset(cfg, progress=progress)
     clips = s.loc[s.reason == '', ['genre', 'label', 'split', 'path', 'samples']].copy()
     clips.attrs['root'] = s.attrs['root']

@@ -38,7 +38,8 @@ def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
 # %% ../nbs/04_datasets.ipynb #bc6962d7
 class CropDataset(Dataset):
     "Crops [1, crop_samples] at cfg.sample_rate of the `split` rows of a clip table, with labels; random + augmented when training."
-    def __init__(self, clips: pd.DataFrame, split: str, cfg: Config = CFG, train: bool | None = None, transform=None, seed: int | None = None):
+    def __init__(self, clips: pd.DataFrame, split: str, cfg: Config | None = None, train: bool | None = None, transform=None, seed: int | None = None):
+        cfg = cfg or CFG
         if split not in SPLITS: raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         missing = {'label', 'split', 'path', 'samples'} - set(clips.columns)
         if missing: raise ValueError(f"the clip table lacks columns {sorted(missing)}: build it with mgr_course.data.clip_table(cfg)")
@@ -96,8 +97,9 @@ PER_BAND = {'raw': False, 'mel': True, 'mfcc': False}   # z-score per mel band f
 
 class _FeatureDataset(CropDataset):
     kind = None
-    def __init__(self, clips: pd.DataFrame, split: str, cfg: Config = CFG, train: bool | None = None, seed: int | None = None,
+    def __init__(self, clips: pd.DataFrame, split: str, cfg: Config | None = None, train: bool | None = None, seed: int | None = None,
                  normalize: bool = False):
+        cfg = cfg or CFG
         transform = FEATURES[self.kind](cfg)
         if normalize: transform = nn.Sequential(transform, Standardize(*training_stats(clips, self.kind, cfg)))
         super().__init__(clips, split, cfg, train, transform, seed)
@@ -156,9 +158,10 @@ def _stats_key(clips: pd.DataFrame, kind: str, cfg: Config) -> str:
                                                    'n_mfcc', 'mel_scale', 'f_min', 'top_db']})
     return hashlib.sha1(json.dumps(what, default=str).encode()).hexdigest()[:16]
 
-def training_stats(clips: pd.DataFrame, kind: str, cfg: Config = CFG, cache: bool = True, progress: bool = True,
+def training_stats(clips: pd.DataFrame, kind: str, cfg: Config | None = None, cache: bool = True, progress: bool = True,
                    batch_size: int | None = None, num_workers: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     "Mean and std of feature `kind` ('raw', 'mel', 'mfcc') over the training split's centre crops: one streaming pass, cached."
+    cfg = cfg or CFG
     if kind not in FEATURES: raise ValueError(f"kind must be one of {list(FEATURES)}, got {kind!r}")
     path = data_dir()/'stats'/f"{kind}-{_stats_key(clips, kind, cfg)}.pt"
     if cache and path.exists():
@@ -213,9 +216,10 @@ def default_workers() -> int:
 
 def _worker_init(_): torch.set_num_threads(1)
 
-def make_loader(ds: Dataset, batch_size: int = CFG.batch_size, shuffle: bool | None = None, num_workers: int | None = None,
+def make_loader(ds: Dataset, batch_size: int | None = None, shuffle: bool | None = None, num_workers: int | None = None,
                 seed: int | None = None, epoch: int = 0) -> CropLoader:
-    "Batches `Batch(x, y, skipped)` of `ds`; shuffled (default: when ds trains) in an order fixed by (seed, epoch); workers unless ds is in memory."
+    "Batches `Batch(x, y, skipped)` of `ds` (`batch_size`: the config's); shuffled (default: when ds trains) in an order fixed by (seed, epoch); workers unless ds is in memory."
+    batch_size = batch_size or CFG.batch_size
     shuffle = getattr(ds, 'train', False) if shuffle is None else shuffle
     seed = getattr(ds, 'seed', CFG.seed) if seed is None else seed
     if num_workers is None: num_workers = 0 if getattr(ds, 'in_memory', False) else default_workers()
@@ -240,7 +244,7 @@ def content_key(clips: pd.DataFrame, **settings) -> str:
     return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 def cached_arrays(name: str, shape: tuple, build, cache: bool = True) -> dict:
-    "{'data': int16 array of `shape` filled by `build(data)`, **the index arrays it returns}: data_dir()/cache/name.npy (memory-mapped) + name.index.npz."
+    "`{'data': int16 array of shape, **index arrays}`: `data` filled by `build(data)`, which returns the index arrays; kept in `data_dir()/cache/` as `name.npy` (memory-mapped) and `name.index.npz`."
     if not cache:
         data = np.zeros(shape, np.int16)
         return dict(data=data, **build(data))
@@ -259,7 +263,7 @@ def cached_arrays(name: str, shape: tuple, build, cache: bool = True) -> dict:
 
 # %% ../nbs/04_datasets.ipynb #0a56a09d
 def quantize(y: np.ndarray) -> tuple[np.ndarray, float]:
-    "float samples -> (int16 q, scale) with y ~ q * scale; scale = max(1, peak) / 32767, so the error is at most scale / 2."
+    "Float samples -> `(q, scale)`, int16 `q` with `y ~ q * scale`; `scale = max(1, peak) / 32767`, so the error is at most `scale / 2`."
     scale = max(1.0, float(np.abs(y).max(initial=0.))) / 32767
     return np.round(np.asarray(y, np.float32) / np.float32(scale)).astype(np.int16), scale
 
@@ -347,7 +351,7 @@ def _views(job):
     return out, scales, ''
 
 class AugmentBank:
-    "`views` time-stretched / pitch-shifted views (crop_samples * 9/8 long) of each training clip of `decoded`: built once, cached."
+    "`views` time-stretched / pitch-shifted views (`crop_samples * 9/8` long) of each training clip of `decoded`: built once, cached."
     def __init__(self, decoded: DecodedClips, views: int = 4, seed: int | None = None, cfg: Config | None = None,
                  cache: bool = True, progress: bool = True, n_jobs: int = 2):
         cfg = self.cfg = cfg or decoded.cfg
@@ -389,7 +393,7 @@ def _madvise():
 _MADVISE, _MADV_HUGEPAGE, _PAGE = _madvise(), 14, 4096
 
 def empty_batch(*shape: int) -> torch.Tensor:
-    "torch.empty(*shape) whose memory Linux may back with 2 MiB pages: filling a 32 MiB batch then takes 16 page faults, not 8,192."
+    "`torch.empty(*shape)` whose memory Linux may back with 2 MiB pages: filling a 32 MiB batch then takes 16 page faults, not 8,192."
     x = torch.empty(*shape)
     if _MADVISE is not None and sys.platform.startswith('linux') and x.numel() * 4 >= 2 * 2**20:
         start = -(-x.data_ptr() // _PAGE) * _PAGE

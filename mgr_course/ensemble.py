@@ -19,14 +19,15 @@ from .evaluation import evaluate
 __all__ = ['ensemble_members', 'load_ensemble', 'ensemble_predictions']
 
 # %% ../nbs/08_ensemble.ipynb #e47ce5c4
-def ensemble_members(name: str, cfg: Config = CFG) -> tuple:
+def ensemble_members(name: str, cfg: Config | None = None) -> tuple:
     "The networks of the paper's ensemble `name` (from `cfg.ensembles`)."
-    modes = dict(cfg.ensembles)
+    modes = dict((cfg or CFG).ensembles)
     if name not in modes: raise ValueError(f"unknown ensemble {name!r}: the paper's ensembles are {list(modes)}")
     return modes[name]
 
-def load_ensemble(name: str, runs=None, cfg: Config = CFG) -> Ensemble:
+def load_ensemble(name: str, runs=None, cfg: Config | None = None) -> Ensemble:
     "The paper's ensemble `name`, from the trained members' checkpoints in `runs` (default `runs_dir(cfg)`); no training."
+    cfg = cfg or CFG
     runs = Path(runs) if runs is not None else runs_dir(cfg)
     names = ensemble_members(name, cfg)
     missing = [n for n in names if not (runs/n/'model.pt').exists()]

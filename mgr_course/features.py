@@ -91,10 +91,11 @@ def _check_rate(sample_rate, expected: int, name: str):
 # %% ../nbs/03_features.ipynb #b6519302
 class LogMelSpectrogram(nn.Module):
     "Waveforms [B, 1, time] -> log-mel spectrograms in dB [B, 1, n_mels, time // hop_length] (no trainable weights)."
-    def __init__(self, cfg: Config = CFG, scale: str | None = None, norm: str | None = 'slaney', n_fft: int | None = None,
+    def __init__(self, cfg: Config | None = None, scale: str | None = None, norm: str | None = 'slaney', n_fft: int | None = None,
                  hop_length: int | None = None, n_mels: int | None = None, f_min: float | None = None, f_max: float | None = None,
                  top_db='cfg', pad_mode: str = 'reflect', drop_last: bool = True):
         super().__init__()
+        cfg = cfg or CFG
         self.sample_rate, self.n_fft, self.hop_length = cfg.sample_rate, n_fft or cfg.n_fft, hop_length or cfg.hop_length
         self.n_mels, self.scale, self.norm = n_mels or cfg.n_mels, scale or cfg.mel_scale, norm
         self.top_db = cfg.top_db if top_db == 'cfg' else top_db
@@ -146,8 +147,9 @@ def dct_matrix(n_mfcc: int = CFG.n_mfcc, n_mels: int = CFG.n_mels) -> torch.Tens
 # %% ../nbs/03_features.ipynb #8c66f232
 class MFCC(nn.Module):
     "Waveforms [B, 1, time] -> MFCCs [B, 1, n_mfcc, time // hop_length]: the orthonormal DCT-II of the log-mel."
-    def __init__(self, cfg: Config = CFG, n_mfcc: int | None = None, **logmel_kw):
+    def __init__(self, cfg: Config | None = None, n_mfcc: int | None = None, **logmel_kw):
         super().__init__()
+        cfg = cfg or CFG
         self.logmel = LogMelSpectrogram(cfg, **logmel_kw)
         self.sample_rate, self.n_mfcc = cfg.sample_rate, n_mfcc or cfg.n_mfcc
         self.register_buffer('dct', dct_matrix(self.n_mfcc, self.logmel.n_mels).float(), persistent=False)
@@ -169,8 +171,9 @@ def sinc_lowpass_kernel(factor: int = 2, width: int = 16, rolloff: float = 0.945
 
 class RawAudio(nn.Module):
     "Waveforms [B, 1, time] at cfg.sample_rate -> [B, 1, ceil(time / factor)] at cfg.raw_sample_rate, low-passed against aliasing."
-    def __init__(self, cfg: Config = CFG, width: int = 16, rolloff: float = 0.945):
+    def __init__(self, cfg: Config | None = None, width: int = 16, rolloff: float = 0.945):
         super().__init__()
+        cfg = cfg or CFG
         self.sample_rate, self.raw_sample_rate = cfg.sample_rate, cfg.raw_sample_rate
         if cfg.sample_rate % cfg.raw_sample_rate:
             raise ValueError(f"RawAudio decimates by a whole factor; {cfg.sample_rate} Hz / {cfg.raw_sample_rate} Hz is not one")

@@ -128,6 +128,7 @@ def _die_with_parent(parent: int):
 def parallel_map(f, items, n_jobs: int = 2, progress: bool = True, desc: str | None = None, chunksize: int = 4) -> list:
     "`[f(x) for x in items]` over `n_jobs` processes (in this process when `n_jobs` <= 1), with a progress bar."
     items = list(items)
+    progress = progress and len(items) > 0            # no bar for no work (a scan that the cache answered)
     if n_jobs <= 1 or len(items) < 2: return [f(x) for x in tqdm(items, desc=desc, disable=not progress)]
     ctx = _mp_context()
     if ctx.get_start_method() != 'fork' and getattr(f, '__module__', None) == '__main__' and not hasattr(sys.modules['__main__'], '__file__'):

@@ -55,6 +55,7 @@ class CancelBatchException(Exception): "Raised by a callback to skip the rest of
 class Callback:
     "A piece of the training loop's behaviour: methods named like `before_fit` or `after_step` are called with the `Learner`; `order` sorts them."
     order = 0
+    def __init__(self): pass                              # no settings: subclasses add theirs
     def state_dict(self) -> dict | None: return None       # what a checkpoint must keep of this callback, if anything
     def load_state_dict(self, state: dict): pass
 
@@ -302,7 +303,8 @@ class ProgressCB(Callback):
     order = 30
     def __init__(self, total_steps: int, desc: str = 'training'): self.total, self.desc, self.bar = int(total_steps), desc, None
     def before_fit(self, learn):
-        self.bar = tqdm(total=self.total, initial=min(learn.step, self.total), desc=self.desc, unit='step', dynamic_ncols=True)
+        self.bar = tqdm(total=self.total, initial=min(learn.step, self.total), desc=self.desc, unit='step', dynamic_ncols=True,
+                        disable=learn.step >= self.total)   # a finished run that is resumed: nothing to show
         self.loss = None
     def after_step(self, learn):
         l = float(learn.loss.detach())

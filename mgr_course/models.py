@@ -28,7 +28,7 @@ def count_weights(model: nn.Module) -> int:
 
 # %% ../nbs/05_models.ipynb #ee864e4c
 class ConvBlock(nn.Module):
-    "Convolution -> BatchNorm -> ReLU, 'same' padding: [B, c_in, *size] -> [B, c_out, *size / stride], 1D (`dim=1`) or 2D."
+    "Convolution -> BatchNorm -> ReLU, 'same' padding: `[B, c_in, *size] -> [B, c_out, *size / stride]`, 1D (`dim=1`) or 2D."
     def __init__(self, c_in: int, c_out: int, kernel_size: int | tuple = 3, dim: int = 2, stride: int = 1):
         super().__init__()
         if dim not in (1, 2): raise ValueError(f"ConvBlock is 1D or 2D, got dim={dim}")
@@ -47,7 +47,7 @@ class ConvBlock(nn.Module):
 
 # %% ../nbs/05_models.ipynb #58307930
 class ConvStack(nn.Sequential):
-    "Input BatchNorm, then ConvBlocks (the first strided by `stride`) alternated with max pooling: [B, C, *size] -> [B, channels[-1], *size / (stride * prod(pools))]."
+    "Input BatchNorm, then ConvBlocks (the first strided by `stride`) alternated with max pooling: `[B, C, *size] -> [B, channels[-1], *size / (stride * prod(pools))]`."
     def __init__(self, input_shape: tuple, channels: tuple, kernels: int | tuple, pools: tuple, stride: int = 1):
         input_shape = tuple(input_shape)
         dim = len(input_shape) - 1
@@ -71,7 +71,8 @@ class ConvStack(nn.Sequential):
 
 # %% ../nbs/05_models.ipynb #581536c9
 class GlobalPool(nn.Module):
-    "Global max and global average pooling over every position, concatenated: [B, C, *size] -> [B, 2C]."
+    "Global max and global average pooling over every position, concatenated: `[B, C, *size] -> [B, 2C]`."
+    def __init__(self): super().__init__()     # no parameters: the page shows `GlobalPool()`
     def forward(self, x):
         x = x.flatten(2)
         return torch.cat([x.amax(-1), x.mean(-1)], dim=1)
@@ -87,7 +88,7 @@ class Classifier(nn.Sequential):
 
 # %% ../nbs/05_models.ipynb #5cae879b
 def check_input(model: nn.Module, x, shape: tuple, name: str = 'input', hint: str = ''):
-    "Raise a ValueError that names the expected shape unless `x` is a tensor of shape [batch, *shape]."
+    "Raise a ValueError that names the expected shape unless `x` is a tensor of shape `[batch, *shape]`."
     if isinstance(x, torch.Tensor) and x.ndim == len(shape) + 1 and tuple(x.shape[1:]) == tuple(shape): return
     got = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
     raise ValueError(f"{type(model).__name__} expects its {name} as [batch, {', '.join(map(str, shape))}], got {got}" + (f"; {hint}" if hint else ''))
@@ -165,7 +166,7 @@ def network_spec(name: str) -> NetworkSpec:
 
 # %% ../nbs/05_models.ipynb #ba226d86
 class ConvNet(nn.Module):
-    "The paper's CNN: input BatchNorm, ConvBlocks alternated with max pooling, global max+average pooling, Classifier: [B, *input_shape] -> logits [B, n_classes]."
+    "The paper's CNN: input BatchNorm, ConvBlocks alternated with max pooling, global max+average pooling, Classifier: `[B, *input_shape]` -> logits `[B, n_classes]`."
     hint = ''   # how to make the input, for the error a wrong shape raises
     def __init__(self, input_shape: tuple, channels: tuple, kernels: int | tuple, pools: tuple,
                  n_classes: int = CFG.n_classes, hidden: tuple = (128, 64), dropout: float = CFG.dropout, stride: int = 1):
@@ -211,6 +212,7 @@ class MFCC2DCNN(ConvNet):
 # %% ../nbs/05_models.ipynb #d70c3a0d
 class ToSequence(nn.Module):
     "A feature map as a sequence of vectors, one per time step: [B, C, T] or [B, C, 1, T] -> [B, T, C]."
+    def __init__(self): super().__init__()
     def forward(self, x):
         if x.ndim == 4:
             if x.shape[2] != 1: raise ValueError(f"a 2D map must be pooled to height 1 before it is read as a sequence, got {list(x.shape)}")
@@ -219,6 +221,7 @@ class ToSequence(nn.Module):
 
 class StepConcat(nn.Module):
     "Concatenate sequences step by step: [B, T, C1], [B, T, C2] -> [B, T, C1 + C2]."
+    def __init__(self): super().__init__()
     def forward(self, *seqs):
         steps = [s.shape[1] for s in seqs]
         if len(set(steps)) > 1: raise ValueError(f"the sequences have {steps} steps: pool every branch to the same number of time steps")

@@ -476,11 +476,12 @@ def _make_clip_row(args): make_clip(*args)
 # %% ../nbs/01a_synthetic.ipynb #72a67f6c
 COMPLETE = '.complete'   # marker written last, inside the temporary folder, before the rename
 
-def generate_synthetic(root, per_genre: int = CFG.synthetic_per_genre, seconds: float = CFG.synthetic_seconds,
+def generate_synthetic(root, per_genre: int | None = None, seconds: float | None = None,
                        seed: int = CFG.synthetic_seed, genres=CFG.genres, n_jobs: int = 2, progress: bool = True,
                        borrow: float = 0.15, crop_seconds: float = CFG.crop_seconds,
                        valid_fraction: float = 0.1, test_fraction: float = 0.1) -> Path:
-    "Make (once, atomically) a synthetic FMA small at `root`: per_genre clips of `seconds` for each genre; returns root."
+    "Make (once, atomically) a synthetic FMA small at `root`: `per_genre` clips of `seconds` for each genre (default: the config's); returns root."
+    per_genre, seconds = per_genre or CFG.synthetic_per_genre, seconds or CFG.synthetic_seconds
     root = Path(root).expanduser().absolute()
     if seconds < crop_seconds: raise ValueError(f"seconds={seconds}: clips must hold at least one crop ({crop_seconds:.2f} s)")
     split_sizes(per_genre, valid_fraction, test_fraction)          # bad sizes fail here, before anything is written

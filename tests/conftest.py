@@ -1,5 +1,6 @@
-"Shared test setup: the order the README promises (chapters, then tests, then the website), and the fixtures folder."
-import os
+"""Shared test setup: the order the README promises (chapters, then tests, then the website), the fixtures folder, and the
+website's pages as `nbdev-proc-nbs` writes them (processed once per session)."""
+import os, shutil, subprocess, sys, tempfile
 from pathlib import Path
 import pytest
 
@@ -13,7 +14,7 @@ def _rank(item):
     "Chapters first, the website last, every other test in between."
     name = item.nodeid
     if 'test_chapters.py' in name: return 0
-    if 'test_website.py' in name: return 2
+    if 'test_website.py' in name or 'test_pages.py' in name: return 2
     return 1
 
 def pytest_collection_modifyitems(session, config, items):
@@ -24,3 +25,23 @@ def fixtures_dir():
     "The shared real-format fixtures; skips the test when they are not beside this checkout."
     if not FIXTURES.is_dir(): pytest.skip(f'{FIXTURES} is absent (a fresh clone has no ../shared): real-format check skipped')
     return FIXTURES
+
+def proc_nbs(root: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    "Run `nbdev-proc-nbs` in `root` (it writes `root/_proc`), with a `quarto` that does nothing where Quarto is absent."
+    bin_ = Path(sys.executable).parent
+    env = {**(os.environ if env is None else env)}
+    env['PATH'] = f"{bin_}{os.pathsep}{env.get('PATH', '')}"
+    if not shutil.which('quarto', path=env['PATH']):
+        # nbdev-proc-nbs offers to install Quarto when it is missing (with sudo and a download); processing the
+        # notebooks does not need it, so a `quarto` that does nothing stands in for that check only.
+        shim = Path(tempfile.mkdtemp(prefix='quarto-shim-'))
+        (shim/'quarto').write_text('#!/bin/sh\nexit 0\n'); (shim/'quarto').chmod(0o755)
+        env['PATH'] = f"{shim}{os.pathsep}{env['PATH']}"
+    return subprocess.run([str(bin_/'nbdev-proc-nbs')], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+
+@pytest.fixture(scope='session')
+def proc_dir() -> Path:
+    "The pages' source, `_proc/`, as `nbdev-proc-nbs` writes it from the committed notebooks (IN_TEST set, as in CI)."
+    r = proc_nbs()
+    assert r.returncode == 0, f'nbdev-proc-nbs failed:\n{r.stdout}\n{r.stderr}'
+    return ROOT/'_proc'
