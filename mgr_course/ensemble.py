@@ -33,4 +33,4 @@ def load_ensemble(name: str, runs=None, cfg: Config = CFG) -> Ensemble:
     if missing:
         raise FileNotFoundError(f"{name} needs trained {', '.join(missing)} in {runs}: train them first "
                                 f"(`mgr train {' '.join(missing)}` or `mgr reproduce`)")
-    return Ensemble([load_trained(runs/n, cfg) for n in names], names).eval()
+    return Ensemble([load_trained(runs/n, cfg, name=n) for n in names], names).eval()
