@@ -6,13 +6,14 @@ Docs: https://mgr-course.github.io/mgr_course/cli.html.md"""
 
 # %% ../nbs/10_cli.ipynb #a469d32a
 from __future__ import annotations
-import argparse, math, os, sys
+import argparse, math, os, sys, tempfile
 from pathlib import Path
 from .config import CFG, Config
 
 # %% auto #0
-__all__ = ['positive_int', 'positive_float', 'cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train', 'cmd_evaluate',
-           'cmd_ensemble', 'cmd_predict', 'cmd_reproduce', 'parser', 'main']
+__all__ = ['DEBUG_HELP', 'DEVICE_COMMANDS', 'positive_int', 'positive_float', 'cmd_download', 'cmd_generate', 'cmd_scan',
+           'cmd_train', 'cmd_evaluate', 'cmd_ensemble', 'cmd_predict', 'cmd_reproduce', 'parser', 'error_message',
+           'main']
 
 # %% ../nbs/10_cli.ipynb #daa3dffd
 def _config(args) -> Config:
@@ -30,6 +31,17 @@ def _names(names, allowed, what):
     if bad: raise SystemExit(f"mgr: unknown {what} {', '.join(bad)}; choose from {', '.join(allowed)}")
     return names or list(allowed)
 
+def _writable(folder, option: str) -> Path:
+    "`folder`, created if needed, once a file can be written in it; else an error naming it and the option that points elsewhere."
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix='.write-probe-'); os.close(fd); os.unlink(probe)
+    except OSError as e:
+        raise OSError(f"cannot write in {folder} ({os.strerror(e.errno).lower() if e.errno else e}): pass {option} a folder you may "
+                      f"write to (or set MGR_DATA to a writable data folder); nothing was written") from e
+    return folder
+
 def positive_int(text: str) -> int:
     "An argparse type: a whole number above 0."
     try: n = int(text)
@@ -46,18 +58,21 @@ def positive_float(text: str) -> float:
 
 # %% ../nbs/10_cli.ipynb #d6ab5b9b
 def cmd_download(args):
+    "Download FMA (`--subset`, default small) into `--dest` and say how to use it."
     from mgr_course.data import download_fma
     root = download_fma(args.dest, subset=args.subset)
     name = 'fma' if args.dest is None else root
     print(f"FMA {args.subset} is ready in {root}: run the course on it with --data {name} (or MGR_DATASET={name})")
 
 def cmd_generate(args):
+    "Generate the synthetic dataset (`--per-genre`, `--seconds`, `--seed`)."
     from mgr_course.data import ensure_dataset
     cfg = CFG.replace(dataset='synthetic', **{k: v for k, v in dict(synthetic_per_genre=args.per_genre, synthetic_seconds=args.seconds,
                                                                      synthetic_seed=args.seed).items() if v is not None})
     print(f"synthetic dataset ready in {ensure_dataset(cfg)}")
 
 def cmd_scan(args):
+    "Decode every clip of `--data` and print the excluded ones and the clean clips per split and genre."
     from mgr_course.data import scan_dataset, cleaning_report
     s = scan_dataset(_config(args))
     bad = cleaning_report(s)
@@ -66,11 +81,12 @@ def cmd_scan(args):
     print(s[s.reason == ''].groupby(['split', 'genre']).size().unstack(0).to_string())
 
 def cmd_train(args):
+    "Train the networks `names` (default all) into their run folders."
     from mgr_course.models import network_names
     from mgr_course.data import clip_table
     from mgr_course.learner import train_network
     cfg = _config(args); names = _names(args.names, network_names(), 'network')
-    clips = clip_table(cfg); runs = _runs(args, cfg, clips)
+    clips = clip_table(cfg); runs = _writable(_runs(args, cfg, clips), '--runs')
     for name in names:
         s = train_network(name, cfg, clips=clips, runs=runs, steps=args.steps, epochs=args.epochs)
         print(f"{name}: {s['steps']} steps ({s['epochs']} epochs), weights of epoch {s['best_epoch']} kept (validation loss "
@@ -81,25 +97,30 @@ def _print_metrics(name, r):
           f"precision {100*r['macro_precision']:5.1f}% | recall {100*r['macro_recall']:5.1f}% | F1 {100*r['paper_f1']:5.1f}%  ({r['crops']} crops, n={r['n']})")
 
 def cmd_evaluate(args):
+    "Print the metrics of the trained networks `names` on `--split`."
     from mgr_course.models import network_names
     from mgr_course.data import clip_table
     from mgr_course.learner import load_trained
+    from mgr_course.data import check_splits
     from mgr_course.evaluation import evaluate
     cfg = _config(args); names = _names(args.names, network_names(), 'network')
-    clips = clip_table(cfg); runs = _runs(args, cfg, clips)
+    clips = check_splits(clip_table(cfg), [args.split], f'`mgr {args.command} --split {args.split}`'); runs = _runs(args, cfg, clips)
     for name in names:
         _print_metrics(name, evaluate(load_trained(runs/name, cfg, name=name), clips, args.split, cfg, crops=args.crops))
 
 def cmd_ensemble(args):
+    "Print the metrics of the paper's ensembles `names` on `--split`."
     from mgr_course.data import clip_table
     from mgr_course.evaluation import evaluate
     from mgr_course.ensemble import load_ensemble
+    from mgr_course.data import check_splits
     cfg = _config(args); names = _names(args.names, [n for n, _ in cfg.ensembles], 'ensemble')
-    clips = clip_table(cfg); runs = _runs(args, cfg, clips)
+    clips = check_splits(clip_table(cfg), [args.split], f'`mgr {args.command} --split {args.split}`'); runs = _runs(args, cfg, clips)
     for name in names:
         _print_metrics(name, evaluate(load_ensemble(name, runs, cfg), clips, args.split, cfg, crops=args.crops))
 
 def cmd_predict(args):
+    "Print a model's genre probabilities for the audio file `file`."
     from mgr_course.predict import clip_probabilities
     cfg = _config(args)
     p = clip_probabilities(args.file, _runs(args, cfg), cfg, names=[args.model])
@@ -108,10 +129,16 @@ def cmd_predict(args):
     for genre, v in probs.items(): print(f"  {genre:>13} {100*v:5.1f}%  {'#' * int(round(40*v))}")
 
 def cmd_reproduce(args):
+    "Run the whole experiment and write Table I to `--out`."
     from mgr_course.experiment import reproduce
     os.environ.setdefault('MGR_COMMAND', 'mgr ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else 'mgr reproduce')
+    from mgr_course.experiment import results_dir
+    from mgr_course.data import dataset_root
+    from mgr_course.config import data_dir
     cfg = _config(args)
-    reproduce(cfg, out=args.out, runs=Path(args.runs) if args.runs else None, steps=args.steps, epochs=args.epochs)
+    out = _writable(args.out or results_dir()/dataset_root(cfg).name, '--out')     # both checked before hours of training
+    _writable(args.runs or data_dir()/'runs', '--runs')
+    reproduce(cfg, out=out, runs=Path(args.runs) if args.runs else None, steps=args.steps, epochs=args.epochs)
 
 # %% ../nbs/10_cli.ipynb #fa4bcbb8
 def _budget_args(s):
@@ -120,12 +147,17 @@ def _budget_args(s):
     g.add_argument('--steps', type=positive_int, help=f'optimizer steps per network (default {CFG.train_steps}; the late-fusion CRNN half)')
     g.add_argument('--epochs', type=positive_int, help=f"passes over the training split per network instead (the paper's: {CFG.paper_epochs}; the late-fusion CRNN half)")
 
+DEBUG_HELP = 'on an error, show the full traceback too (or set MGR_DEBUG=1)'
+DEVICE_COMMANDS = ('train', 'evaluate', 'ensemble', 'predict', 'reproduce')     # the commands that run a network
+
 def parser() -> argparse.ArgumentParser:
     "The `mgr` command line: one subcommand per step of the course."
     p = argparse.ArgumentParser(prog='mgr', description='Music genre recognition with CNNs (Aloisi, Bogan, Zorzetto), step by step.')
+    p.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     def add(name, fn, help, data=True):
         s = sub.add_parser(name, help=help, description=help); s.set_defaults(fn=fn)
+        s.add_argument('--debug', action='store_true', default=argparse.SUPPRESS, help=DEBUG_HELP)
         if data: s.add_argument('--data', help="dataset: 'synthetic' (default), 'fma' (what `mgr download` fetched) or a folder holding fma_metadata/ and fma_small/ (or set MGR_DATASET)")
         return s
     s = add('download', cmd_download, 'download FMA small and its metadata (7.2 GiB), resumable and SHA-1 checked', data=False)
@@ -155,11 +187,26 @@ def parser() -> argparse.ArgumentParser:
     _budget_args(s)
     return p
 
+def error_message(e: BaseException) -> str:
+    "One line for an error: the library's own message; for a bare OS error, its file, its cause and what to do; for a bug, how to see it."
+    if isinstance(e, OSError) and e.filename and str(e).startswith('[Errno'):
+        from mgr_course.files import _HINTS
+        return f"{e.filename}: {(e.strerror or '').lower()} (errno {e.errno}); {_HINTS.get(e.errno, 'check the path and its permissions')}"
+    if isinstance(e, (OSError, ValueError, RuntimeError)): return str(e)       # bad input, a missing file, a full disk
+    return f"unexpected {type(e).__name__}: {e}; run the command again with --debug to see where, and please report it"
+
 def main(argv=None):
-    "Run the `mgr` command line; errors print one line that says what to do, not a traceback."
+    "Run the `mgr` command line; an error prints one line that says what to do and exits 1; `--debug` (or MGR_DEBUG=1) adds the traceback."
     args = parser().parse_args(argv)
-    try: args.fn(args)
-    except KeyboardInterrupt: sys.exit("mgr: interrupted; run the same command again to resume")
-    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as e:
-        if os.environ.get('MGR_DEBUG'): raise
-        sys.exit(f"mgr {args.command}: {e}")
+    debug = args.debug or os.environ.get('MGR_DEBUG', '') not in ('', '0')
+    try:
+        if args.command in DEVICE_COMMANDS:
+            from mgr_course.config import default_device
+            default_device()                                # a bad MGR_DEVICE fails before any work
+        args.fn(args)
+    except KeyboardInterrupt:
+        if debug: raise
+        sys.exit("mgr: interrupted; run the same command again to resume")
+    except Exception as e:
+        if debug: raise
+        sys.exit(f"mgr {args.command}: {error_message(e)}")

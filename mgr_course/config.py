@@ -13,7 +13,8 @@ import torch
 
 # %% auto #0
 __all__ = ['GENRES', 'CFG', 'PRECISIONS', 'in_test', 'Config', 'default_config', 'repo_root', 'data_dir', 'short_path',
-           'default_device', 'cpu_has_native_bf16', 'cpu_model', 'autocast_dtype', 'import_torchaudio']
+           'available_devices', 'env_device', 'default_device', 'cpu_has_native_bf16', 'cpu_model', 'autocast_dtype',
+           'import_torchaudio']
 
 # %% ../nbs/00_config.ipynb #a1f3281e
 def in_test() -> bool:
@@ -127,9 +128,24 @@ def short_path(p) -> str:
     return str(p)
 
 # %% ../nbs/00_config.ipynb #61b68f00
+def available_devices() -> list[str]:
+    "The devices this PyTorch can use on this machine: cpu, then each CUDA GPU and Apple MPS where present."
+    devs = ['cpu']
+    if torch.cuda.is_available(): devs += ['cuda', *[f'cuda:{i}' for i in range(torch.cuda.device_count())]]
+    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): devs.append('mps')
+    return devs
+
+def env_device(text: str) -> torch.device:
+    "The device `$MGR_DEVICE` names (`text`); a ValueError naming MGR_DEVICE when this PyTorch cannot use it here."
+    fix = f"set MGR_DEVICE to one of {', '.join(available_devices())}, or unset it to let the course choose"
+    try: d = torch.device(text)
+    except RuntimeError: raise ValueError(f"MGR_DEVICE is {text!r}, which is not a device name: {fix}") from None
+    if d.type == 'cpu' or str(d) in available_devices(): return d
+    raise ValueError(f"MGR_DEVICE is {text!r}, but this PyTorch ({torch.__version__}) cannot use that device on this machine: {fix}")
+
 def default_device() -> torch.device:
-    "CUDA if present, else Apple MPS, else CPU; `$MGR_DEVICE` overrides."
-    if os.environ.get('MGR_DEVICE'): return torch.device(os.environ['MGR_DEVICE'])
+    "CUDA if present, else Apple MPS, else CPU; `$MGR_DEVICE` overrides (checked by `env_device`)."
+    if os.environ.get('MGR_DEVICE'): return env_device(os.environ['MGR_DEVICE'])
     if torch.cuda.is_available(): return torch.device('cuda')
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')

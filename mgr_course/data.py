@@ -16,8 +16,9 @@ from .synthetic import generate_synthetic, split_sizes, COMPLETE
 # %% auto #0
 __all__ = ['REQUIRED_COLUMNS', 'SPLITS', 'PREROLL', 'REASONS', 'SILENCE', 'SCAN_VERSION', 'dataset_root', 'audio_path',
            'generate_dataset', 'ensure_dataset', 'MetadataError', 'load_tracks', 'small_clips', 'AudioError',
-           'quiet_decoder', 'load_audio', 'random_crop_offset', 'center_crop_offset', 'crop_offsets', 'scan_clip',
-           'scan_clips', 'scan_dataset', 'cleaning_report', 'clip_table', 'get_clip', 'fma_url', 'download_fma']
+           'quiet_decoder', 'not_audio', 'load_audio', 'random_crop_offset', 'center_crop_offset', 'crop_offsets',
+           'scan_clip', 'scan_clips', 'scan_dataset', 'cleaning_report', 'clip_table', 'get_clip', 'check_splits',
+           'fma_url', 'download_fma']
 
 # %% ../nbs/01_data.ipynb #1ee38e22
 def dataset_root(cfg: Config | None = None) -> Path:
@@ -141,6 +142,13 @@ def _read(f, start, n=None):
     else: x = f.read(pre + n, dtype='float32', always_2d=True)
     return x[pre:].mean(1)
 
+def not_audio(path) -> AudioError:
+    "The error for a file the decoder cannot open: what it is not and what to do, instead of libsndfile's guess ('possibly a pipe?')."
+    path = Path(path)
+    if path.is_dir(): return AudioError(f"{path}: is a folder, not an audio file: give the path of one audio file (mp3, ogg, wav, flac)")
+    return AudioError(f"{path}: cannot be decoded: its content is not mp3, ogg, wav or flac audio (a damaged file, or another kind "
+                      f"of file under an audio name); check it with an audio player, re-encode it, or leave it out")
+
 def load_audio(path, sr: int = CFG.sample_rate, offset: int = 0, frames: int | None = None) -> np.ndarray:
     "Mono float32 samples [offset, offset+frames) of the clip at `path`, resampled to `sr`; decodes only that window."
     path = Path(path)
@@ -148,8 +156,10 @@ def load_audio(path, sr: int = CFG.sample_rate, offset: int = 0, frames: int | N
     try: size = path.stat().st_size
     except FileNotFoundError: raise AudioError(f"{path}: no such file") from None
     if size == 0: raise AudioError(f"{path}: empty file (0 bytes)")
+    try: f = sf.SoundFile(path)
+    except (sf.LibsndfileError, sf.SoundFileError, RuntimeError): raise not_audio(path) from None
     try:
-        with sf.SoundFile(path) as f:
+        with f:
             src = f.samplerate
             if src == sr:
                 x = _read(f, offset, frames)
@@ -275,6 +285,17 @@ def get_clip(clips: pd.DataFrame, track_id: int) -> pd.Series:
         raise KeyError(f"track {track_id} is not a clean clip of the dataset at {clips.attrs.get('root', '?')} "
                        f"(not in the small subset of its tracks.csv, or excluded by the scan: see cleaning_report)")
     return clips.loc[int(track_id)]
+
+def check_splits(clips: pd.DataFrame, splits=SPLITS, need: str = 'this') -> pd.DataFrame:
+    "`clips`, once each of `splits` is known to hold clean clips; else a MetadataError naming the dataset, its splits and what to do."
+    counts = clips.split.value_counts()
+    missing = [s for s in splits if counts.get(s, 0) == 0]
+    if not missing: return clips
+    root = clips.attrs.get('root', '?')
+    raise MetadataError(f"the dataset at {root} has no clean clip in the {' or '.join(map(repr, missing))} split "
+                        f"(clean clips per split: {counts.to_dict() or 'none'}), and {need} needs {', '.join(map(repr, splits))} clips. "
+                        f"A track's split is its ('set', 'split') column in {root}/fma_metadata/tracks.csv: give that split some tracks "
+                        f"(FMA's own tracks.csv has all three), or see `mgr scan` for clips the scan excluded")
 
 # %% ../nbs/01_data.ipynb #e8c364e4
 def fma_url(url: str | None = None, cfg: Config | None = None) -> str:

@@ -34,7 +34,7 @@ def load_ensemble(name: str, runs=None, cfg: Config | None = None) -> Ensemble:
     if missing:
         raise FileNotFoundError(f"{name} needs trained {', '.join(missing)} in {runs}: train them first "
                                 f"(`mgr train {' '.join(missing)}` or `mgr reproduce`)")
-    return Ensemble([load_trained(runs/n, cfg) for n in names], names).eval()
+    return Ensemble([load_trained(runs/n, cfg, name=n) for n in names], names).eval()
 
 # %% ../nbs/08_ensemble.ipynb #ed191dec
 def ensemble_predictions(members: list[dict]) -> dict:

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 from .config import CFG, Config, default_device, data_dir, autocast_dtype
 from .files import atomic_write, file_lock
-from .data import clip_table, dataset_root
+from .data import clip_table, dataset_root, check_splits
 from .datasets import make_loader, DecodedClips, AugmentBank, BankCrops, ClipCrops, content_key
 from .models import GenreClassifier, build_model, network_spec
 
@@ -370,6 +370,7 @@ def train_network(name: str, cfg: Config | None = None, clips: pd.DataFrame | No
     cfg = cfg or CFG
     network_spec(name)                                  # an unknown name fails before any work
     clips = clip_table(cfg, progress=progress) if clips is None else clips
+    check_splits(clips, ('training', 'validation'), f'training {name}')     # before any decoding
     run = (Path(runs) if runs is not None else runs_dir(cfg, clips))/name
     train_dl, valid_dl = training_loaders(clips, cfg, progress=progress)
     max_steps = step_budget(name, len(train_dl), cfg, steps, epochs)

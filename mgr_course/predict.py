@@ -15,7 +15,7 @@ from torch import nn
 import matplotlib.pyplot as plt
 from .config import CFG, Config, default_device
 from .models import network_names
-from .data import load_audio, crop_offsets, center_crop_offset, AudioError, SILENCE, clip_table
+from .data import load_audio, crop_offsets, center_crop_offset, AudioError, SILENCE, clip_table, not_audio, quiet_decoder
 from .evaluation import crop_probabilities
 from .learner import load_trained, runs_dir
 from .ensemble import load_ensemble
@@ -28,9 +28,11 @@ __all__ = ['audio_samples', 'stream_crops', 'SideBySide', 'trained_models', 'loa
 def audio_samples(path, sr: int | None = None) -> int:
     "The length of the audio file at `path` in samples at `sr` (default cfg's), read from its header without decoding it."
     sr = sr or CFG.sample_rate
+    if Path(path).is_dir(): raise not_audio(path)
     if not Path(path).is_file(): raise AudioError(f"{path}: no such file")
-    try: info = sf.info(str(path))
-    except (sf.LibsndfileError, sf.SoundFileError, RuntimeError) as e: raise AudioError(f"{path}: cannot be decoded ({e})") from e
+    try:
+        with quiet_decoder(): info = sf.info(str(path))
+    except (sf.LibsndfileError, sf.SoundFileError, RuntimeError): raise not_audio(path) from None
     return info.frames * sr // info.samplerate
 
 def stream_crops(path, cfg: Config | None = None, block: int = 8):
@@ -43,7 +45,7 @@ def stream_crops(path, cfg: Config | None = None, block: int = 8):
     offsets, peak = crop_offsets(samples, n), 0.0
     for i in range(0, len(offsets), block):
         k = len(offsets[i:i + block])
-        y = load_audio(path, cfg.sample_rate, offset=offsets[i], frames=k * n)      # the crops of a block are contiguous
+        with quiet_decoder(): y = load_audio(path, cfg.sample_rate, offset=offsets[i], frames=k * n)      # the crops of a block are contiguous
         if not np.isfinite(y).all(): raise AudioError(f"{path}: the audio holds NaN or infinite samples near {offsets[i] / cfg.sample_rate:.0f} s: repair or re-encode the file")
         peak = max(peak, float(np.abs(y).max()))
         yield torch.from_numpy(y.reshape(k, 1, n))
@@ -66,10 +68,15 @@ def trained_models(runs=None, cfg: Config | None = None) -> list[str]:
     return [*nets, *[n for n, members in cfg.ensembles if all(m in nets for m in members)]]
 
 def load_model(name: str, runs=None, cfg: Config | None = None) -> nn.Module:
-    "The trained network or ensemble `name` from the run folders in `runs`."
+    "The trained network or ensemble `name` from the run folders in `runs`; an unknown or untrained name says what to choose or train."
     cfg = cfg or CFG
     runs = Path(runs) if runs is not None else runs_dir(cfg)
-    return load_ensemble(name, runs, cfg) if name in dict(cfg.ensembles) else load_trained(runs/name, cfg)
+    known = [*network_names(), *dict(cfg.ensembles)]
+    if name not in known: raise ValueError(f"{name!r} is neither a network nor an ensemble: choose one of {', '.join(known)}")
+    if name in network_names() and not (runs/name/'model.pt').exists():
+        raise FileNotFoundError(f"{name} has no trained run in {runs}: train it first (`mgr train {name}` or `mgr reproduce`); "
+                                f"trained there: {', '.join(trained_models(runs, cfg)) or 'none'}")
+    return load_ensemble(name, runs, cfg) if name in dict(cfg.ensembles) else load_trained(runs/name, cfg, name=name)
 
 def clip_probabilities(path, runs=None, cfg: Config | None = None, names=None, block: int = 8) -> pd.DataFrame:
     "Each model's genre probabilities for the audio file `path`, the softmax averaged over all its crops: rows models, columns genres."

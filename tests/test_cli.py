@@ -18,16 +18,6 @@ def test_every_subcommand_has_help(command):
     r = mgr(command, '--help')
     assert r.stdout.startswith(f'usage: mgr {command}')
 
-@pytest.mark.parametrize('argv', [('train', '--epochs', '0'), ('train', '--steps', '-1'), ('reproduce', '--epochs', 'nan'),
-                                  ('reproduce', '--steps', 'inf'), ('train', '--steps', '2.5'), ('generate', '--seconds', 'inf'),
-                                  ('generate', '--seconds', 'nan'), ('generate', '--per-genre', '0'), ('train', '--steps', '5', '--epochs', '2')])
-def test_bad_numbers_are_refused_before_any_work(argv, tmp_path):
-    r = subprocess.run([*MGR, *argv], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                       env={**os.environ, 'IN_TEST': '1', 'MGR_DATA': str(tmp_path)})
-    assert r.returncode == 2 and 'Traceback' not in r.stderr and f'mgr {argv[0]}' in r.stderr, r.stderr
-    assert not any(tmp_path.iterdir()), 'a refused command wrote something'
-
-
 def test_unknown_network_is_named():
     r = mgr('train', 'VGG16', check=False)
     assert r.returncode != 0 and 'unknown network VGG16' in r.stderr
