@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from .config import CFG, Config, repo_root, data_dir, default_device, cpu_model, autocast_dtype
-from .data import clip_table, dataset_root, ensure_dataset
+from .data import clip_table, dataset_root, ensure_dataset, check_splits
 from .datasets import DecodedClips, AugmentBank
 from .models import count_weights, network_names
 from .files import atomic_write
@@ -123,7 +123,7 @@ def reproduce(cfg: Config | None = None, out=None, runs=None, steps: int | None 
     cfg, times, t0 = cfg or CFG, {}, time.time()
     if steps is not None or epochs is not None: step_budget(network_names()[0], 1, cfg, steps, epochs)   # a bad budget fails before any work
     with _timed(times, 'generate'): root = ensure_dataset(cfg, progress)
-    with _timed(times, 'scan'): clips = clip_table(cfg, progress=progress)
+    with _timed(times, 'scan'): clips = check_splits(clip_table(cfg, progress=progress), need='the main job')   # before any decoding
     with _timed(times, 'cache + augmentation bank'):      # built once, shared by every network's training and the evaluation
         decoded = DecodedClips(clips, cfg, progress=progress); AugmentBank(decoded, cfg.augment_views, cfg=cfg, progress=progress)
     runs = Path(runs) if runs is not None else runs_dir(cfg, clips)
