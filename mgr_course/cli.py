@@ -122,7 +122,9 @@ def cmd_ensemble(args):
 def cmd_predict(args):
     "Print a model's genre probabilities for the audio file `file`."
     from mgr_course.predict import clip_probabilities
+    from mgr_course.data import check_audio
     cfg = _config(args)
+    check_audio(args.file)                                # the file first: finding the run folder may mean scanning a dataset
     p = clip_probabilities(args.file, _runs(args, cfg), cfg, names=[args.model])
     probs = p.loc[args.model].sort_values(ascending=False)
     print(f"{args.file}: {probs.index[0]} ({args.model})")

@@ -16,9 +16,9 @@ from .synthetic import generate_synthetic, split_sizes, COMPLETE
 # %% auto #0
 __all__ = ['REQUIRED_COLUMNS', 'SPLITS', 'PREROLL', 'REASONS', 'SILENCE', 'SCAN_VERSION', 'dataset_root', 'audio_path',
            'generate_dataset', 'ensure_dataset', 'MetadataError', 'load_tracks', 'small_clips', 'AudioError',
-           'quiet_decoder', 'not_audio', 'load_audio', 'random_crop_offset', 'center_crop_offset', 'crop_offsets',
-           'scan_clip', 'scan_clips', 'scan_dataset', 'cleaning_report', 'clip_table', 'get_clip', 'check_splits',
-           'fma_url', 'download_fma']
+           'quiet_decoder', 'not_audio', 'load_audio', 'check_audio', 'random_crop_offset', 'center_crop_offset',
+           'crop_offsets', 'scan_clip', 'scan_clips', 'scan_dataset', 'cleaning_report', 'clip_table', 'get_clip',
+           'check_splits', 'fma_url', 'download_fma']
 
 # %% ../nbs/01_data.ipynb #1ee38e22
 def dataset_root(cfg: Config | None = None) -> Path:
@@ -179,6 +179,11 @@ def load_audio(path, sr: int = CFG.sample_rate, offset: int = 0, frames: int | N
                          f"(it ends before; truncated or shorter than a crop)")
     if frames is None and len(y) == 0: raise AudioError(f"{path}: decodes to no audio at offset {offset}")
     return np.ascontiguousarray(y, dtype=np.float32)
+
+def check_audio(path) -> Path:
+    "`path`, once it opens as audio (one sample is decoded); else the `AudioError` that `load_audio` would raise, before any slower work."
+    with quiet_decoder(): load_audio(path, frames=1)      # without mpg123's notes on stderr
+    return Path(path)
 
 # %% ../nbs/01_data.ipynb #59d8fa83
 def random_crop_offset(samples: int, n: int, rng: np.random.Generator) -> int:

@@ -15,7 +15,7 @@ from torch import nn
 import matplotlib.pyplot as plt
 from .config import CFG, Config, default_device
 from .models import network_names
-from .data import load_audio, crop_offsets, center_crop_offset, AudioError, SILENCE, clip_table, not_audio, quiet_decoder
+from .data import load_audio, crop_offsets, center_crop_offset, AudioError, SILENCE, clip_table, not_audio, quiet_decoder, check_audio
 from .evaluation import crop_probabilities
 from .learner import load_trained, runs_dir
 from .ensemble import load_ensemble
@@ -81,6 +81,7 @@ def load_model(name: str, runs=None, cfg: Config | None = None) -> nn.Module:
 def clip_probabilities(path, runs=None, cfg: Config | None = None, names=None, block: int = 8) -> pd.DataFrame:
     "Each model's genre probabilities for the audio file `path`, the softmax averaged over all its crops: rows models, columns genres."
     cfg = cfg or CFG
+    check_audio(path)                                   # a bad file is named before any model is looked for
     runs = Path(runs) if runs is not None else runs_dir(cfg)
     names = list(names) if names else trained_models(runs, cfg)
     if not names: raise FileNotFoundError(f"no trained networks in {runs}: run `mgr reproduce` (or `mgr train`) first")

@@ -185,6 +185,15 @@ def test_item09_folder_given_to_predict(runs, tmp_path):
     assert 'Format not recognised' not in r.stderr
 
 
+def test_item09_bad_file_is_named_before_any_model(tmp_path):
+    "A missing or non-audio file is the user's first problem: it is named before the models are looked for (none are trained here)."
+    empty = tmp_path/'runs'; empty.mkdir()
+    for p in (tmp_path/'missing.mp3', text_as_mp3(tmp_path), tmp_path):
+        r = mgr('predict', p, '--runs', empty)
+        refused(r, p)
+        assert 'train' not in r.stderr, r.stderr
+
+
 def test_item09_unknown_and_untrained_models(runs, tmp_path):
     wav = tone(tmp_path/'a.wav', 1.5 * N / SR)
     refused(mgr('predict', wav, '--model', 'Bogus', '--runs', runs), "'Bogus'", 'Raw1DCNN', 'LateFusionCRNN', 'Ensemble2')
