@@ -13,8 +13,8 @@ import torch
 
 # %% auto #0
 __all__ = ['GENRES', 'CFG', 'PRECISIONS', 'in_test', 'Config', 'default_config', 'repo_root', 'data_dir', 'short_path',
-           'available_devices', 'env_device', 'default_device', 'cpu_has_native_bf16', 'cpu_model', 'autocast_dtype',
-           'import_torchaudio']
+           'fixtures_dir', 'available_devices', 'env_device', 'default_device', 'cpu_has_native_bf16', 'cpu_model',
+           'autocast_dtype', 'import_torchaudio']
 
 # %% ../nbs/00_config.ipynb #a1f3281e
 def in_test() -> bool:
@@ -126,6 +126,14 @@ def short_path(p) -> str:
     for base, prefix in ((repo_root(), ''), (data_dir().expanduser().absolute(), '<data>/')):
         if base is not None and p.is_relative_to(base): return prefix + p.relative_to(base).as_posix()
     return str(p)
+
+def fixtures_dir() -> Path:
+    "The real-format examples shipped in the clone's `fixtures/`: FMA metadata excerpts and four open-licensed recordings."
+    root = repo_root() or repo_root(Path(__file__).parent)
+    if root is None or not (root/'fixtures'/'real_music').is_dir():
+        raise FileNotFoundError("the course's fixtures/ folder (real FMA metadata and recordings) ships with a clone of the course, "
+                                "not with the installed package: run this from a clone")
+    return root/'fixtures'
 
 # %% ../nbs/00_config.ipynb #61b68f00
 def available_devices() -> list[str]:
