@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
-from .config import CFG, Config, repo_root, data_dir, default_device, cpu_model, autocast_dtype
+from .config import CFG, Config, repo_root, data_dir, short_path, default_device, cpu_model, autocast_dtype
 from .data import clip_table, dataset_root, ensure_dataset, check_splits
 from .datasets import DecodedClips, AugmentBank
 from .models import count_weights, network_names
@@ -24,11 +24,11 @@ from .baseline import mfcc_baseline
 
 # %% auto #0
 __all__ = ['RESULTS_FORMAT', 'METRICS', 'REFERENCE', 'BASELINE', 'PAPER_COLUMNS', 'results_dir', 'relative_path', 'machine_info',
-           'score_rows', 'reproduce', 'times_line', 'write_results', 'load_results', 'find_results', 'table1',
-           'table1_markdown', 'findings', 'plot_histories', 'plot_confusions']
+           'score_rows', 'clip_predictions', 'clip_correct', 'reproduce', 'times_line', 'write_results', 'load_results',
+           'find_results', 'table1', 'table1_markdown', 'findings', 'plot_histories', 'plot_confusions']
 
 # %% ../nbs/09_experiment.ipynb #45eef65b
-RESULTS_FORMAT = 2          # bump when results.json changes shape; load_results refuses other formats with a message
+RESULTS_FORMAT = 3          # bump when results.json changes shape; load_results refuses other formats with a message
 METRICS = ('top1_accuracy', 'one_vs_rest_accuracy', 'macro_precision', 'macro_recall', 'paper_f1', 'macro_f1')
 REFERENCE = 'Mel2DCNN'      # the row every other is tested against (McNemar): the paper's best single network
 BASELINE = 'MFCCBaseline'
@@ -38,13 +38,9 @@ def results_dir() -> Path:
     return (repo_root() or Path.cwd())/'results'
 
 def relative_path(path) -> str:
-    "`path` as results.json records it: relative to the clone, else `$MGR_DATA/...` relative to the data folder, else its name."
-    p = Path(path).expanduser().resolve()
-    for base, tag in ((repo_root(), ''), (data_dir(), '$MGR_DATA/')):
-        if base is None: continue
-        try: return tag + str(p.relative_to(Path(base).resolve()))
-        except ValueError: pass
-    return p.name
+    "`path` as results.json records it: `config.short_path` (`data/...`, `<data>/...`), or its bare name if it lies elsewhere."
+    s = short_path(path)
+    return Path(s).name if os.path.isabs(s) else s
 
 def _no_machine_paths(obj):
     "A copy of `obj` with every absolute path string replaced by `relative_path`."
@@ -86,6 +82,23 @@ def score_rows(preds: dict, reference: str = REFERENCE) -> dict:
             row[key] = None if name == reference or not len(shared) else float(mcnemar_exact(a[shared].to_numpy(), b[shared].to_numpy()))
             out[name][crops] = dict(row, skipped=int(pred.get('skipped', 0)))
     return out
+
+def clip_predictions(preds: dict, reference: str = REFERENCE) -> tuple[dict, dict]:
+    "The test clips (track ids, labels) and each row's predicted genre index per clip and crop (-1 where it skipped a clip), as results.json keeps them."
+    ref = preds[reference]['center']
+    ids = [int(t) for t in ref['track_ids']]
+    clips = dict(track_ids=ids, labels=[int(l) for l in ref['labels']])
+    out = {}
+    for name, by_crops in preds.items():
+        out[name] = {}
+        for crops, pred in by_crops.items():
+            got = dict(zip((int(t) for t in pred['track_ids']), (int(k) for k in np.asarray(pred['probs']).argmax(1))))
+            out[name][crops] = [got.get(t, -1) for t in ids]
+    return clips, out
+
+def clip_correct(res: dict, name: str, crops: str = 'center') -> np.ndarray:
+    "Whether row `name` classified each test clip of a results dict correctly (its stored per-clip predictions)."
+    return np.asarray(res['rows'][name]['predicted'][crops]) == np.asarray(res['test_clips']['labels'])
 
 # %% ../nbs/09_experiment.ipynb #7fb0a346
 def _predict_both(model, clips, decoded, cfg, progress) -> dict:
@@ -131,8 +144,11 @@ def reproduce(cfg: Config | None = None, out=None, runs=None, steps: int | None 
     rows, preds = _train_rows(clips, decoded, runs, cfg, times, progress, verbose, steps=steps, epochs=epochs)
     with _timed(times, 'baseline'): rows[BASELINE], preds[BASELINE] = _baseline_row(decoded, cfg, progress)
     for name, scored in score_rows(preds).items(): rows[name].update(scored)
+    test_clips, predicted = clip_predictions(preds)
+    for name, p in predicted.items(): rows[name]['predicted'] = p
     res = dict(format=RESULTS_FORMAT, dataset=str(cfg.dataset), dataset_root=root,
-               clips={s: int((clips.split == s).sum()) for s in ('training', 'validation', 'test')}, reference=REFERENCE,
+               clips={s: int((clips.split == s).sum()) for s in ('training', 'validation', 'test')}, reference=REFERENCE, test_clips=test_clips,
+               budget=dict(steps=steps, epochs=epochs), runs=str(runs.absolute()),
                command=os.environ.get('MGR_COMMAND', 'mgr reproduce'), finished=datetime.datetime.now().isoformat(timespec='seconds'),
                wall_seconds=round(time.time() - t0, 1), times=times, machine=machine_info(), config=asdict(cfg), rows=rows)
     res = _no_machine_paths(json.loads(json.dumps(res, default=str)))

@@ -79,7 +79,7 @@ def test_table1_quotes_every_paper_cell(run):
 
 def test_relative_path_uses_the_data_folder(tmp_path, monkeypatch):
     monkeypatch.setenv('MGR_DATA', str(tmp_path))
-    assert relative_path(tmp_path/'fma'/'000'/'000002.mp3') == '$MGR_DATA/fma/000/000002.mp3'
+    assert relative_path(tmp_path/'fma'/'000'/'000002.mp3') == '<data>/fma/000/000002.mp3'
     assert relative_path('/somewhere/else/clip.wav') == 'clip.wav'
 
 
