@@ -217,6 +217,7 @@ def table1(res: dict) -> pd.DataFrame:
 def _pct(v) -> str: return '–' if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:.1f}%"
 def _ci(ci) -> str: return f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 def _p(p) -> str: return 'ref.' if p is None or (isinstance(p, float) and np.isnan(p)) else (f"{p:.3f}" if p >= 0.001 else '<0.001')
+def _pv(p) -> str: return 'p < 0.001' if p < 0.001 else f"p = {p:.3f}"
 def _md(head, rows) -> str: return '\n'.join(['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)] + ['| ' + ' | '.join(r) + ' |' for r in rows])
 
 def table1_markdown(res: dict) -> str:
@@ -244,8 +245,8 @@ def findings(res: dict, crops: str = 'center', alpha: float = 0.05) -> str:
     for name, row in res['rows'].items():
         if name == ref: continue
         r, p = row[crops], row[crops][f'mcnemar_p_vs_{ref}']
-        verdict = (f"{'better' if r['top1_accuracy'] > r0['top1_accuracy'] else 'worse'} than {ref} (McNemar p = {_p(p)} < {alpha})" if p is not None and p < alpha
-                   else f"not shown to differ from {ref} on these clips (McNemar p = {_p(p)})")
+        verdict = (f"{'better' if r['top1_accuracy'] > r0['top1_accuracy'] else 'worse'} than {ref} (McNemar {_pv(p)})" if p is not None and p < alpha
+                   else f"not shown to differ from {ref} on these clips (McNemar {_pv(p)})")
         lines.append(f"- **{name}**: top-1 {_pct(r['top1_accuracy'])} {_ci(r['top1_ci'])}: {verdict}.")
     return '\n'.join(lines)
 
@@ -264,7 +265,7 @@ def _relations(res, expected, alpha) -> tuple[str, str]:
     seen = [(a, want, b, *paired_test(res, a, b, alpha=alpha)) for a, want, b in expected]
     verdict = ('holds' if all(s == w for _, w, _, s, _ in seen) else
                'does not hold' if any(s not in ('≈', w) for _, w, _, s, _ in seen) else 'not shown on these clips')
-    return verdict, '; '.join(f"{a} {s} {b} (p {_p(p)})" for a, _, b, s, p in seen)
+    return verdict, '; '.join(f"{a} {s} {b} ({_pv(p)})" for a, _, b, s, p in seen)
 
 def _inflated(res, alpha) -> tuple[str, str]:
     K = len(res['config']['genres'])
@@ -287,7 +288,7 @@ def _longer(res, res_long, alpha) -> tuple[str, str]:
     if res_long is None: return 'not tested', 'no run with a longer budget'
     s, p = paired_test(res_long, 'LateFusionCRNN', 'LateFusionCRNN', other=res, alpha=alpha)
     steps = [r['rows']['LateFusionCRNN']['train']['max_steps'] for r in (res, res_long)]
-    return ('does not hold' if s == '>' else 'holds'), f"LateFusionCRNN at {steps[1]} steps {s} at {steps[0]} (p {_p(p)})"
+    return ('does not hold' if s == '>' else 'holds'), f"LateFusionCRNN at {steps[1]} steps {s} at {steps[0]} ({_pv(p)})"
 
 REPLICATION = (   # (the paper's claim in our words, where it says so, how we test it)
     ("The Mel CNN beats the other three networks", "section VI, Table I",

@@ -110,3 +110,12 @@ def test_what_is_excused_is_excused():
     assert not typed_run_numbers("<!-- not a run: a made-up example -->\nB is right on 25 of 30 clips, 2.5 points.")
     assert not typed_run_numbers("Run `mgr reproduce --steps 2000` for 4 times the budget.")        # code is not prose
     assert typed_run_numbers("<!-- a comment -->\nB is right on 25 of 30 clips, 2.5 points.")      # only the marker excuses
+
+
+def test_the_readme_results_are_generated():
+    "The README's results section is what tools/readme_results.py writes from the committed results: no typed run number there either."
+    import runpy
+    tool = runpy.run_path(str(NBS.parent/'tools'/'readme_results.py'))
+    text = (NBS.parent/'README.md').read_text()
+    assert tool['updated'](text) == text, "README.md's results section is stale: run `python tools/readme_results.py` (or `make chapters`)"
+    assert tool['updated'](text.replace('| Mel2DCNN |', '| Mel2DCNN (typed) |', 1)) != text.replace('| Mel2DCNN |', '| Mel2DCNN (typed) |', 1)
