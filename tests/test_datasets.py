@@ -12,7 +12,7 @@ import mgr_course.datasets as datasets
 from mgr_course.data import load_audio, center_crop_offset, crop_offsets
 from mgr_course.datasets import (CropDataset, RawAudioDataset, MelSpectrogramDataset, MFCCDataset, make_loader, Batch,
                                  training_stats, collate_crops, EpochSampler, DecodedClips, AugmentBank, BankCrops, ClipCrops,
-                                 content_key, quantize)
+                                 files_key, task_key, quantize)
 from mgr_course.features import LogMelSpectrogram
 
 SR = CFG.sample_rate
@@ -163,7 +163,7 @@ def test_killed_write_leaves_nothing_complete(clips, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt): DecodedClips(clips, progress=False, n_jobs=1)
     assert caches(tmp_path, 'decoded') == [] and [p.name for p in (tmp_path/'cache').iterdir() if not p.name.endswith('.lock')] == []
     monkeypatch.setattr(datasets, '_decode', real)
-    name = f"decoded-{SR}-{content_key(clips, kind='decoded', sample_rate=SR)}"
+    name = f"decoded-{SR}-{files_key(clips, kind='decoded', sample_rate=SR)}"
     left = tmp_path/'cache'/f'.{name}.99999999.tmp.npy'                        # what a SIGKILL leaves: a temporary file...
     left.write_bytes(b'half')
     (tmp_path/'cache'/f'{name}.npy').write_bytes(b'samples without an index')   # ...or samples renamed, killed before the index
@@ -173,12 +173,12 @@ def test_killed_write_leaves_nothing_complete(clips, tmp_path, monkeypatch):
 
 def test_keys_follow_content_and_settings(clips, tmp_path, monkeypatch):
     monkeypatch.setenv('MGR_DATA', str(tmp_path))
-    k0 = content_key(clips, x=1)
-    assert content_key(clips, x=1) == k0 != content_key(clips, x=2) != content_key(clips.iloc[:-1], x=1)
+    k0 = files_key(clips, x=1)
+    assert files_key(clips, x=1) == k0 != files_key(clips, x=2) != files_key(clips.iloc[:-1], x=1)
     moved = clips.assign(path=[str(tmp_path/'elsewhere'/Path(p).name) for p in clips.path])   # same files under another root: same key
     (tmp_path/'elsewhere').mkdir()
     for p, q in zip(clips.path, moved.path): os.link(p, q)
-    assert content_key(moved, x=1) == k0
+    assert files_key(moved, x=1) == k0
     d = DecodedClips(moved, progress=False)
     cfg = CFG.replace(crop_samples=2**16)
     bank = AugmentBank(d, views=2, cfg=cfg, progress=False)
@@ -190,8 +190,11 @@ def test_keys_follow_content_and_settings(clips, tmp_path, monkeypatch):
     AugmentBank(d, views=2, cfg=cfg.replace(p_noise=0.1), progress=False)     # noise is drawn per step: not part of the bank
     assert len(caches(tmp_path, 'bank')) == 6
     f = Path(moved.path.iloc[0])
-    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))        # touched: a new key, a new cache
-    assert content_key(moved, x=1) != k0
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))        # touched, as `cp -r` does to every file: same key
+    assert files_key(moved, x=1) == k0
+    data = bytearray(f.read_bytes()); data[-100] ^= 0xFF
+    f.unlink(); f.write_bytes(bytes(data))                                     # rewritten (same size, other bytes): a new key, a new cache
+    assert files_key(moved, x=1) != k0
     d2 = DecodedClips(moved, progress=False)
     assert len(caches(tmp_path, 'decoded')) == 2 and d2.data.filename != d.data.filename
     AugmentBank(d2, views=2, cfg=cfg, progress=False)
@@ -256,3 +259,12 @@ def test_clip_crops_and_loader(clips, tmp_path, monkeypatch):
     train.set_epoch(2)
     order = list(EpochSampler(4, True, train.seed, 2))
     assert torch.equal(b0[0].x[0], train[order[0]][0])                       # a batch item is the item itself
+
+
+def test_a_run_belongs_to_its_labels(clips):
+    "Other genres or other splits for the same files: the same caches (files_key), another task (task_key), so other runs."
+    relabelled = clips.assign(genre=clips.genre.iloc[::-1].to_numpy(), label=clips.label.iloc[::-1].to_numpy())
+    assert files_key(relabelled) == files_key(clips)
+    assert task_key(relabelled, CFG.genres) != task_key(clips, CFG.genres)
+    assert task_key(clips.assign(split=clips.split.iloc[::-1].to_numpy()), CFG.genres) != task_key(clips, CFG.genres)
+    assert task_key(clips, CFG.genres[::-1]) != task_key(clips, CFG.genres)          # the genre list itself is part of the task
