@@ -43,11 +43,16 @@ def section() -> str:
     if longer:
         t = compare_budgets(res, longer)
         nets = [n for n in t.index if res['rows'][n]['kind'] == 'network']
-        better = [n for n in nets if t.loc[n, 'verdict'] == 'better']
+        by = {v: [n for n in nets if t.loc[n, 'verdict'] == v] for v in ('better', 'worse', 'not told apart')}
+        early = [f"{n} (step {longer['rows'][n]['train']['steps']} of {longer['rows'][n]['train']['max_steps']}, weights of epoch "
+                 f"{longer['rows'][n]['train']['best_epoch']} kept)" for n in nets if longer['rows'][n]['train']['stopped_early']]
         out += ['#### Four times the budget', '', _run_line(longer), '', budget_markdown(res, longer), '',
-                f"A longer budget improved {', '.join(better) if better else 'none'} of the {len(nets)} networks on these test clips "
-                f"(McNemar p < 0.05 between the two runs); the others were not told apart. Learning curves of both runs: "
-                f"`results/*/learning_curves.png`.", '']
+                f"On the same test clips (McNemar p < 0.05 between the two runs), the longer budget made "
+                + '; '.join(f"{', '.join(v)} {k}" for k, v in by.items() if v) + '. '
+                + (f"Early stopping (patience {res['config']['patience']} epochs) ended {', '.join(early)}: over a longer cosine "
+                   f"schedule the learning rate stays high for longer, and a network whose validation loss stops falling early keeps "
+                   f"an early epoch's weights. " if early else '')
+                + "Learning curves of both runs: `results/*/learning_curves.png`.", '']
     out += ['#### What replicated, and what did not', '', replication_markdown(res, longer), '', END]
     return '\n'.join(out)
 
