@@ -435,13 +435,13 @@ def plot_history(history, title: str | None = None, axes: list[plt.Axes] | None 
     if isinstance(history, (str, Path)): history = load_history(history)
     if isinstance(history, dict): title, history = title or history.get('name'), history['history']
     h = pd.DataFrame(history)
-    if axes is None: _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    if axes is None: _, axes = plt.subplots(1, 2, figsize=(8, 3))
     best = int(h.step[h.valid_loss.idxmin()])
     for ax, key, label in zip(axes, ('loss', 'accuracy'), ('cross-entropy loss', 'top-1 accuracy')):
         ax.plot(h.step, h[f'train_{key}'], 'o-', ms=3, label='training (augmented crops)')
         ax.plot(h.step, h[f'valid_{key}'], 's--', ms=3, label='validation (centre crops)')
         ax.axvline(best, color='grey', lw=0.8, ls=':', label=f'weights kept (step {best})')
         ax.set_xlabel('optimizer step'); ax.set_ylabel(label); ax.grid(alpha=0.3)
-    axes[1].set_ylim(0, 1); axes[0].legend(fontsize=8)
+    axes[1].set_ylim(0, 1); axes[0].legend(fontsize=9)
     if title: axes[0].figure.suptitle(title)
     return axes

@@ -132,10 +132,10 @@ def plot_confusion(cm, genres=CFG.genres, normalize: bool = True, ax: plt.Axes |
     "Heat map of a confusion matrix (rows true, columns predicted) in the style of the paper's Fig. 11; returns the axes."
     cm = np.asarray(cm)
     shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
-    if ax is None: _, ax = plt.subplots(figsize=(0.7 * len(genres) + 2.5, 0.6 * len(genres) + 1.5))
+    if ax is None: _, ax = plt.subplots(figsize=(0.6 * len(genres) + 2, 0.5 * len(genres) + 1.5))
     annot = np.vectorize(lambda v: f"{v:.2f}" if normalize else f"{v:d}")(shown if normalize else cm.astype(int))
     sns.heatmap(shown, annot=annot, fmt='', cmap=cmap, vmin=0, vmax=1 if normalize else None, square=True,
-                xticklabels=genres, yticklabels=genres, cbar=False, ax=ax, annot_kws=dict(fontsize=8))
+                xticklabels=genres, yticklabels=genres, cbar=False, ax=ax, annot_kws=dict(fontsize=10))
     ax.set_xlabel('predicted genre'); ax.set_ylabel('true genre')
     ax.set_title(title or f"confusion matrix (top-1 {top1_accuracy(cm):.1%}, {int(cm.sum())} clips)")
     ax.tick_params(axis='y', rotation=0)

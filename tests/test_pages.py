@@ -69,6 +69,7 @@ def output_texts(cell) -> list:
 # A path of the machine that ran a notebook: an absolute POSIX folder of the usual roots, a Windows drive, an installed package
 MACHINE_PATH = re.compile(r'(?<![\w.~/-])(?:/(?:work|home|tmp|root|Users|usr|opt|var|mnt|private|scratch|srv|data)/'
                           r'|[A-Za-z]:\\)|site-packages|dist-packages|\.venv/')
+PLATFORM = re.compile(r'\b(?:Linux|Darwin|macOS|Windows)-\d[\w.+-]*|-with-glibc[\d.]+')   # platform.platform()
 WARNING = re.compile(r'\b\w*Warning: |\bwarnings\.warn\(|^\s*warn\(', re.M)
 STAR_ARGS = re.compile(r'\(\s*\*args(?::[^,()]*)?,\s*\*\*kwargs(?::[^,()]*)?\s*\)')
 PARAM = re.compile(r'(\w+)\s*(?::[^=,()]*)?=\s*(-?\d[\w.+-]*|\'[^\']*\'|"[^"]*"|True|False)')
@@ -134,6 +135,9 @@ def page_defects(proc_dir: Path, public: dict | None = None, tfields: dict | Non
             e = ESCAPE.search(t)
             if e: out.append(f"{at}: terminal escape sequence {e[0]!r} in an output (a progress bar or clear_output): "
                              f"the page shows it as text; strip it or leave the output out")
+            pl = PLATFORM.search(t)
+            if pl: out.append(f"{at}: the machine's platform string {pl[0]!r} in an output: show what the reader needs "
+                              f"(device, cores, precision, versions), not the kernel build")
         out += [f"{at}: {d}" for d in fit_defects(c, docs)]
     # every public function, class and exception is documented on some page; constants and namedtuples (whose signature
     # nbdev cannot show) are told in the prose
@@ -149,6 +153,8 @@ MAX_TABLE_COLUMNS = 6     # a markdown table of more columns is split, or its le
 MAX_TABLE_CHARS = 80      # the column holds ~85 characters of 16 px body text; a table is counted at each column's
 PROSE_CELL = 25           #   longest cell (a cell longer than PROSE_CELL is prose, which wraps: it counts PROSE_CELL) + 3
 MAX_MATH_CHARS = 150      # LaTeX source of one display equation: (5), (6) and (7) on one line were 1,137 px wide
+COLUMN_CHARS = 85        # characters of 16 px body text in the column
+PANDOC_COLUMNS = 72       # pandoc's --columns: a pipe table with a longer source line is laid out by its dashes
 MAX_TEXT_TABLE_CHARS = 80 # a printed table or help (columns aligned with runs of spaces) garbles when the page wraps it
 MIN_LABEL_PX = 9          # a figure's 10-pt text as shown: 10 px or more, with 10% slack for tight bounding boxes
 ESCAPE = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]?|\[2K')
@@ -160,14 +166,28 @@ def _visible(cell: str) -> str:
     cell = re.sub(r'!?\[([^\]]*)\]\([^)]*\)', r'\1', cell)
     return re.sub(r'\*\*|(?<!\\)\*|`|\$', '', cell).strip()
 
+def _cells(row: str) -> list: return [x.strip() for x in re.split(r'(?<!\\)\|', row.strip().strip('|'))]
+
 def markdown_tables(md: str) -> list:
-    "Each pipe table in `md` as a list of rows of visible cells (header first)."
+    "Each pipe table in `md`: (rows of visible cells, header first; the separator's dash counts; its longest source line)."
     lines, out = md.splitlines(), []
     for i, l in enumerate(lines):
         if i and re.match(r'^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$', l) and '|' in l and '|' in lines[i - 1]:
             rows, j = [lines[i - 1]], i + 1
             while j < len(lines) and '|' in lines[j]: rows.append(lines[j]); j += 1
-            out.append([[_visible(x) for x in re.split(r'(?<!\\)\|', r.strip().strip('|'))] for r in rows])
+            out.append(([[_visible(x) for x in _cells(r)] for r in rows], [x.count('-') for x in _cells(l)],
+                        max(len(r) for r in rows + [l])))
+    return out
+
+def squeezed_columns(rows: list, dashes: list, longest: int) -> list:
+    "Columns that pandoc's layout would wrap although they are not prose: a table with a source line longer than 72 "
+    "characters spans the column, each column getting a share in proportion to its separator's dashes."
+    if longest <= PANDOC_COLUMNS or not dashes: return []
+    out = []
+    for k, d in enumerate(dashes):
+        need = max((len(r[k]) for r in rows if k < len(r)), default=0)
+        share = COLUMN_CHARS * d / sum(dashes) - 3
+        if need <= PROSE_CELL and need > share: out.append((rows[0][k] if k < len(rows[0]) else str(k), need, int(share)))
     return out
 
 def table_width(rows: list) -> int:
@@ -193,12 +213,17 @@ def fit_defects(cell, docs: list) -> list:
     md = [_text(cell.get('source'))] if cell.get('cell_type') == 'markdown' else \
          [_text(o.get('data', {}).get('text/markdown')) for o in cell.get('outputs', [])] if not docs else []
     for t in md:
-        for rows in markdown_tables(t):
+        for rows, dashes, longest in markdown_tables(t):
             n, w = max(map(len, rows)), table_width(rows)
             if n > MAX_TABLE_COLUMNS or w > MAX_TABLE_CHARS:
                 out.append(f"a markdown table of {n} columns, {w} characters wide (limits: {MAX_TABLE_COLUMNS} columns, "
                            f"{MAX_TABLE_CHARS} characters), header {' | '.join(rows[0])[:80]!r}: its cells would wrap or "
                            f"hide beyond the column; split it or shorten its cells")
+            else:
+                for head, need, share in squeezed_columns(rows, dashes, longest):
+                    out.append(f"a markdown table whose column {head!r} needs {need} characters but gets {share}: a source "
+                               f"line over {PANDOC_COLUMNS} characters makes pandoc size the columns by the separator's "
+                               f"dashes {dashes}: give each column dashes in proportion to its width")
         for m in re.finditer(r'\$\$(.*?)\$\$', t, re.S):
             tags = len(re.findall(r'\\tag\{|\\quad\s*\(\d+\)', m[1]))
             if len(m[1].strip()) > MAX_MATH_CHARS or tags > 1:
@@ -278,7 +303,7 @@ def _out(text, name='stdout', id='out'):
 def _md(text, id='md'): return {'cell_type': 'markdown', 'id': id, 'source': text, 'metadata': {}}
 def _data(mime, value, id='data'):
     return {'cell_type': 'code', 'id': id, 'source': 'x', 'metadata': {},
-            'outputs': [{'output_type': 'display_data', 'metadata': {}, 'data': {mime: value, 'text/plain': ['<x>']}}]}
+            'outputs': [{'output_type': 'display_data', 'metadata': {}, 'data': {'text/plain': ['<x>'], mime: value}}]}
 def _png(width: int, dpi: float) -> str:
     "A PNG `width` px wide (2 high) whose pHYs says `dpi`, base64 as in a notebook: all the figure check reads."
     import zlib
@@ -350,6 +375,9 @@ def test_the_check_fails_on_each_defect(tmp_path):
     one(5, _md(TABLE.replace('| McNemar p |', '| McNemar p | a | b | c | d |').replace('--:|\n', '--:|--|--|--|--|\n', 1)),
         expect='markdown table of 7 columns')
     one(None, _data('text/markdown', [WIDE_TABLE], id='t1'), expect='markdown table')
+    squeezed = ('| model | top-1 [95% CI] | multi-crop [95% CI] | McNemar p |\n|---|---|---|---|\n'
+                '| LateFusionCRNN | 51.2% [45.0, 57.5] | 50.1% [43.8, 56.4] | 0.032 |' + ' ' * 10 + '\n')
+    one(5, _md(squeezed), expect="column 'multi-crop [95% CI]' needs 19 characters but gets 18")
     one(5, _md(TABLE + '\n$$a = b \\tag{5}\\qquad c = d \\tag{6}$$\n'), expect='2 equation numbers')
     one(6, _data('image/png', _png(2135, 200)), expect='a figure 2135 px wide')     # Table I's confusion matrices, 10.7 in
     one(6, _data('image/png', _png(600, 50)), expect='at 50 dpi')                   # narrow, but drawn at 50 dpi: 7 px text
@@ -357,6 +385,8 @@ def test_the_check_fails_on_each_defect(tmp_path):
         expect='printed table')
     one(None, _out('\r', id='cleared'), expect='empty stdout output')
     one(None, _out('\x1b[2Kdone\n', id='esc'), expect='terminal escape')
+    one(None, _data('text/plain', ["{'device': 'cpu', 'platform': 'Linux-6.18.44-fc-v657-x86_64-with-glibc2.36'}"], id='p'),
+        expect='platform string')
 
 def test_the_escape_check_fails_on_a_committed_escape(tmp_path):
     d = tmp_path/'nbs'; d.mkdir()
