@@ -153,10 +153,10 @@ MAX_TABLE_COLUMNS = 6     # a markdown table of more columns is split, or its le
 MAX_TABLE_CHARS = 80      # the column holds ~85 characters of 16 px body text; a table is counted at each column's
 PROSE_CELL = 25           #   longest cell (a cell longer than PROSE_CELL is prose, which wraps: it counts PROSE_CELL) + 3
 MAX_MATH_CHARS = 150      # LaTeX source of one display equation: (5), (6) and (7) on one line were 1,137 px wide
-COLUMN_CHARS = 85        # characters of 16 px body text in the column
+COLUMN_CHARS = 85         # characters of 16 px body text in the column
 PANDOC_COLUMNS = 72       # pandoc's --columns: a pipe table with a longer source line is laid out by its dashes
 MAX_TEXT_TABLE_CHARS = 80 # a printed table or help (columns aligned with runs of spaces) garbles when the page wraps it
-MIN_LABEL_PX = 9          # a figure's 10-pt text as shown: 10 px or more, with 10% slack for tight bounding boxes
+MIN_LABEL_PX = 10         # a figure's 10-pt text (matplotlib's default for ticks and labels) as shown, in px
 ESCAPE = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]?|\[2K')
 RICH = ('image/png', 'image/jpeg', 'image/svg+xml', 'text/html', 'text/markdown', 'text/latex',
         'application/vnd.jupyter.widget-view+json')   # what Quarto shows instead of text/plain
