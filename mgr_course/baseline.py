@@ -6,6 +6,7 @@ Docs: https://mgr-course.github.io/mgr_course/baseline.html.md"""
 
 # %% ../nbs/03a_baseline.ipynb #b0a1c002
 from __future__ import annotations
+from collections.abc import Callable
 import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .config import CFG, Config
@@ -42,7 +43,7 @@ def _check_splits(clips: pd.DataFrame, K: int):
     if len(small): raise ValueError(f"mfcc_baseline: genres {list(small)} have fewer than 2 clips: cross-validation needs 2 per genre")
 
 # %% ../nbs/03a_baseline.ipynb #b0a1c015
-def mfcc_baseline(clips: pd.DataFrame, audio=None, progress: bool = True, seed: int = 0, cfg: Config | None = None) -> dict:
+def mfcc_baseline(clips: pd.DataFrame, audio: Callable | None = None, progress: bool = True, seed: int = 0, cfg: Config | None = None) -> dict:
     "Logistic regression on clip-mean MFCCs, trained on the training split: test accuracy, test probabilities, labels, 5-fold CV; `audio(i)`: clip i's samples (default: decode its file)."
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score

@@ -197,7 +197,7 @@ def error_message(e: BaseException) -> str:
     if isinstance(e, (OSError, ValueError, RuntimeError)): return str(e)       # bad input, a missing file, a full disk
     return f"unexpected {type(e).__name__}: {e}; run the command again with --debug to see where, and please report it"
 
-def main(argv=None):
+def main(argv: list[str] | None = None):
     "Run the `mgr` command line; an error prints one line that says what to do and exits 1; `--debug` (or MGR_DEBUG=1) adds the traceback."
     args = parser().parse_args(argv)
     debug = args.debug or os.environ.get('MGR_DEBUG', '') not in ('', '0')

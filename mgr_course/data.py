@@ -61,6 +61,7 @@ def ensure_dataset(cfg: Config | None = None, progress: bool = True) -> Path:
 # %% ../nbs/01_data.ipynb #e6fc3fbe
 class MetadataError(ValueError):
     "A metadata file that is truncated, malformed or lacks the columns FMA's has."
+    def __init__(self, message: str): super().__init__(message)
 
 REQUIRED_COLUMNS = (('set', 'subset'), ('set', 'split'), ('track', 'genre_top'))
 SPLITS = ('training', 'validation', 'test')
@@ -120,6 +121,7 @@ def small_clips(tracks: pd.DataFrame, cfg: Config | None = None, source='tracks.
 # %% ../nbs/01_data.ipynb #21e1f173
 class AudioError(RuntimeError):
     "A clip that cannot be decoded, is empty, or is too short for the window asked for."
+    def __init__(self, message: str): super().__init__(message)
 
 @contextlib.contextmanager
 def quiet_decoder():
@@ -224,7 +226,7 @@ def _scan_row(a): return scan_clip(*a)
 # %% ../nbs/01_data.ipynb #8a2af31a
 SCAN_VERSION = 1
 
-def scan_clips(paths: pd.Series, sr: int = CFG.sample_rate, min_samples: int = CFG.crop_samples, cache=None,
+def scan_clips(paths: pd.Series, sr: int = CFG.sample_rate, min_samples: int = CFG.crop_samples, cache: Path | None = None,
                n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
     "Scan the clips `paths` (index track_id): columns samples, reason, detail; reuses and updates the csv `cache`."
     paths = paths.astype(str)
@@ -308,7 +310,7 @@ def fma_url(url: str | None = None, cfg: Config | None = None) -> str:
     base = url or os.environ.get('MGR_FMA_URL') or (cfg or CFG).fma_url
     return base if base.endswith('/') else base + '/'
 
-def download_fma(dest=None, subset: str = 'small', cfg: Config | None = None, progress: bool = True, url: str | None = None) -> Path:
+def download_fma(dest: Path | None = None, subset: str = 'small', cfg: Config | None = None, progress: bool = True, url: str | None = None) -> Path:
     "Download, verify and extract FMA's metadata and `fma_small` into `dest` (default `data_dir()`) from `fma_url(url)`; returns `dest`."
     cfg = cfg or CFG
     if subset != 'small': raise ValueError(f"subset {subset!r}: only 'small' (the paper's) has a published SHA-1 here")

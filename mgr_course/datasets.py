@@ -6,6 +6,7 @@ Docs: https://mgr-course.github.io/mgr_course/datasets.html.md"""
 
 # %% ../nbs/04_datasets.ipynb #94db7f85
 from __future__ import annotations
+from collections.abc import Callable
 import os, sys, math, ctypes, hashlib, json, warnings
 from collections import namedtuple
 from pathlib import Path
@@ -39,7 +40,7 @@ def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
 # %% ../nbs/04_datasets.ipynb #bc6962d7
 class CropDataset(Dataset):
     "Crops [1, crop_samples] at cfg.sample_rate of the `split` rows of a clip table, with labels; random + augmented when training."
-    def __init__(self, clips: pd.DataFrame, split: str, cfg: Config | None = None, train: bool | None = None, transform=None, seed: int | None = None):
+    def __init__(self, clips: pd.DataFrame, split: str, cfg: Config | None = None, train: bool | None = None, transform: nn.Module | None = None, seed: int | None = None):
         cfg = cfg or CFG
         if split not in SPLITS: raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         missing = {'label', 'split', 'path', 'samples'} - set(clips.columns)
@@ -203,7 +204,8 @@ class EpochSampler(Sampler):
 
 class CropLoader(DataLoader):
     "A DataLoader of `Batch`es with `set_epoch`."
-    def __init__(self, dataset, **kwargs):   # DataLoader's own signature cannot be rendered by show_doc; the keywords are DataLoader's
+    # the keywords are DataLoader's (its own signature cannot be rendered by show_doc)
+    def __init__(self, dataset: Dataset, **kwargs):
         super().__init__(dataset, **kwargs)
 
     def set_epoch(self, epoch: int):
@@ -285,7 +287,7 @@ def quantize(y: np.ndarray) -> tuple[np.ndarray, float]:
     return np.round(np.asarray(y, np.float32) / np.float32(scale)).astype(np.int16), scale
 
 def parallel_fill(out: np.ndarray, starts, f, jobs: list, n_jobs: int = 2, progress: bool = True, desc: str | None = None,
-                  chunk: int = 32, prepare=None) -> tuple[list, list]:
+                  chunk: int = 32, prepare: Callable | None = None) -> tuple[list, list]:
     "Run f (job -> (int16 rows, scale, error)) over `jobs` (each made by `prepare(job)` if given) in parallel, writing job j's rows at out[starts[j]:]."
     scales, errors = [], []
     with tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False) as bar:

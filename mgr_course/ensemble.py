@@ -25,7 +25,7 @@ def ensemble_members(name: str, cfg: Config | None = None) -> tuple:
     if name not in modes: raise ValueError(f"unknown ensemble {name!r}: the paper's ensembles are {list(modes)}")
     return modes[name]
 
-def load_ensemble(name: str, runs=None, cfg: Config | None = None) -> Ensemble:
+def load_ensemble(name: str, runs: Path | None = None, cfg: Config | None = None) -> Ensemble:
     "The paper's ensemble `name`, from the trained members' checkpoints in `runs` (default `runs_dir(cfg)`); no training."
     cfg = cfg or CFG
     runs = Path(runs) if runs is not None else runs_dir(cfg)

@@ -27,7 +27,7 @@ def _autocast(device: torch.device):
     dtype = autocast_dtype(device)
     return contextlib.nullcontext() if dtype is None else torch.autocast(device_type=device.type, dtype=dtype)
 
-def crop_probabilities(model: nn.Module, crops, counts=None, batch_size: int | None = None) -> torch.Tensor:
+def crop_probabilities(model: nn.Module, crops, counts: list[int] | None = None, batch_size: int | None = None) -> torch.Tensor:
     "Softmax of `model` averaged over crops [n, 1, T] (or an iterable of such blocks, streamed): [K] for one clip, [C, K] given `counts` crops per clip."
     blocks = [crops] if torch.is_tensor(crops) else crops
     ids = None if counts is None else torch.repeat_interleave(torch.arange(len(counts)), torch.as_tensor(counts, dtype=torch.long))
@@ -65,7 +65,8 @@ def collate_clips(items) -> ClipBatch:
 
 # %% ../nbs/07a_evaluation.ipynb #1a078dd4
 def predict_clips(model: nn.Module, clips: pd.DataFrame, split: str = 'test', cfg: Config | None = None, crops: str = 'center',
-                  batch_size: int | None = None, device=None, progress: bool = True, decoded: DecodedClips | None = None) -> dict:
+                  batch_size: int | None = None, device: torch.device | str | None = None, progress: bool = True,
+                  decoded: DecodedClips | None = None) -> dict:
     "Probabilities [N, K], labels [N], track_ids [N] and skipped (undecodable) count of `model` on `split`: the centre crop, or the softmax averaged over all crops."
     cfg = cfg or CFG
     if crops not in CROPS: raise ValueError(f"crops must be 'center' or 'all', not {crops!r}")
@@ -83,7 +84,7 @@ def predict_clips(model: nn.Module, clips: pd.DataFrame, split: str = 'test', cf
                 skipped=int((clips.split == split).sum()) - len(ds), crops=crops, split=split)
 
 # %% ../nbs/07a_evaluation.ipynb #98ffccb8
-def metrics_row(labels, probs, reference_correct=None, n_classes: int | None = None) -> dict:
+def metrics_row(labels, probs, reference_correct: np.ndarray | None = None, n_classes: int | None = None) -> dict:
     "One results row: the paper's metrics, n, `top1_ci` (95% Wilson), McNemar's exact p against `reference_correct` (None without one), the confusion matrix."
     labels, probs = np.asarray(labels, dtype=np.int64), np.asarray(probs)
     if probs.ndim != 2 or len(probs) != len(labels):

@@ -51,7 +51,7 @@ def _no_machine_paths(obj):
     return relative_path(obj) if isinstance(obj, str) and os.path.isabs(obj) else obj
 
 # %% ../nbs/09_experiment.ipynb #9542112a
-def machine_info(device=None) -> dict:
+def machine_info(device: torch.device | str | None = None) -> dict:
     "What ran the job: CPU model and cores, device, inference precision, torch and Python versions."
     device = torch.device(device) if device is not None else default_device()
     gpu = torch.cuda.get_device_name(device) if device.type == 'cuda' else None
@@ -132,7 +132,7 @@ def _baseline_row(decoded, cfg, progress) -> tuple[dict, dict]:
            dict(center=pred, multicrop=pred)
 
 # %% ../nbs/09_experiment.ipynb #32ba5d57
-def reproduce(cfg: Config | None = None, out=None, runs=None, steps: int | None = None, epochs: int | None = None,
+def reproduce(cfg: Config | None = None, out: Path | None = None, runs: Path | None = None, steps: int | None = None, epochs: int | None = None,
               progress: bool = True, verbose: bool = True) -> dict:
     "The paper's experiment on `cfg.dataset`: data, scan, the networks (`steps` or `epochs` for another budget), both ensembles, the baseline, evaluation; writes results under `out`."
     cfg, times, t0 = cfg or CFG, {}, time.time()
@@ -187,7 +187,7 @@ def load_results(path) -> dict:
                          f"{RESULTS_FORMAT}: run the main job again (`mgr reproduce`) to rewrite it")
     return res
 
-def find_results(folder=None) -> list[Path]:
+def find_results(folder: Path | None = None) -> list[Path]:
     "Every results.json under `folder` (default `results_dir()`), newest first."
     folder = Path(folder) if folder is not None else results_dir()
     return sorted(folder.glob('*/results.json'), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -364,7 +364,7 @@ def plot_histories(res: dict):
     fig.tight_layout()
     return fig
 
-def plot_confusions(res: dict, names=None):
+def plot_confusions(res: dict, names: list[str] | None = None):
     "Confusion matrices (centre crop, rows normalised) of the named rows; default the reference and the row of highest top-1 (a point estimate)."
     rows = res['rows']
     names = names or list(dict.fromkeys([res.get('reference', REFERENCE), max(rows, key=lambda n: rows[n]['center']['top1_accuracy'])]))

@@ -141,6 +141,7 @@ def parallel_map(f, items, n_jobs: int = 2, progress: bool = True, desc: str | N
 # %% ../nbs/00a_files.ipynb #63e6770a
 class DownloadError(RuntimeError):
     "A download that failed or was interrupted; running it again resumes it."
+    def __init__(self, message: str): super().__init__(message)
 
 class ChecksumError(DownloadError):
     "A downloaded file whose SHA-1 is not the published one."

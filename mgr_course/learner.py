@@ -6,6 +6,7 @@ Docs: https://mgr-course.github.io/mgr_course/learner.html.md"""
 
 # %% ../nbs/06_learner.ipynb #6bade18b
 from __future__ import annotations
+from collections.abc import Callable, Iterable
 import json, math, random, time, zlib, hashlib
 from dataclasses import asdict
 from pathlib import Path
@@ -47,10 +48,18 @@ def training_loaders(clips: pd.DataFrame, cfg: Config | None = None, progress: b
             make_loader(ClipCrops(decoded, 'validation'), cfg.batch_size, shuffle=False))
 
 # %% ../nbs/06_learner.ipynb #ddd1180d
-class CancelFitException(Exception): "Raised by a callback to end `fit` at once."
-class CancelEpochException(Exception): "Raised by a callback to end the current epoch (training and validation)."
-class CancelTrainException(Exception): "Raised by a callback to end the current epoch's training pass; validation still runs."
-class CancelBatchException(Exception): "Raised by a callback to skip the rest of the current batch."
+class CancelFitException(Exception):
+    "Raised by a callback to end `fit` at once."
+    def __init__(self): super().__init__()
+class CancelEpochException(Exception):
+    "Raised by a callback to end the current epoch (training and validation)."
+    def __init__(self): super().__init__()
+class CancelTrainException(Exception):
+    "Raised by a callback to end the current epoch's training pass; validation still runs."
+    def __init__(self): super().__init__()
+class CancelBatchException(Exception):
+    "Raised by a callback to skip the rest of the current batch."
+    def __init__(self): super().__init__()
 
 class Callback:
     "A piece of the training loop's behaviour: methods named like `before_fit` or `after_step` are called with the `Learner`; `order` sorts them."
@@ -59,7 +68,7 @@ class Callback:
     def state_dict(self) -> dict | None: return None       # what a checkpoint must keep of this callback, if anything
     def load_state_dict(self, state: dict): pass
 
-def run_cbs(cbs, event: str, learn=None):
+def run_cbs(cbs, event: str, learn):
     "Call `event` on every callback in `cbs` that has it, in `order`."
     for cb in sorted(cbs, key=lambda c: c.order):
         f = getattr(cb, event, None)
@@ -84,8 +93,8 @@ class with_cbs:
 # %% ../nbs/06_learner.ipynb #a009ac67
 class Learner:
     "Model, loaders, loss and optimizer, and a loop whose every step calls the callbacks: `fit(n_epochs)` trains and validates each epoch."
-    def __init__(self, model: nn.Module, train_dl, valid_dl=None, loss_func=F.cross_entropy, lr: float = 1e-3,
-                 cbs=(), opt_func=torch.optim.Adam):
+    def __init__(self, model: nn.Module, train_dl, valid_dl: Iterable | None = None, loss_func: Callable = F.cross_entropy,
+                 lr: float = 1e-3, cbs: tuple = (), opt_func: Callable = torch.optim.Adam):
         self.model, self.train_dl, self.valid_dl, self.loss_func, self.lr = model, train_dl, valid_dl, loss_func, lr
         self.cbs, self.opt = list(cbs), opt_func(model.parameters(), lr)
         self.epoch, self.step, self.n_epochs, self.stop, self.stop_training, self.scaler = 0, 0, 0, False, False, None
@@ -164,7 +173,7 @@ def to_device(b, device):
 class DeviceCB(Callback):
     "Put the model, and each batch as it comes, on `device` (default: `default_device()`)."
     order = -10
-    def __init__(self, device=None): self.device = torch.device(device) if device is not None else default_device()
+    def __init__(self, device: torch.device | str | None = None): self.device = torch.device(device) if device is not None else default_device()
     def before_fit(self, learn): learn.model.to(self.device)
     def before_batch(self, learn): learn.batch = to_device(learn.batch, self.device)
 
@@ -233,7 +242,7 @@ def cosine_lr(step: int, max_steps: int, warmup: float = 0.05, final: float = 0.
 class LRScheduleCB(Callback):
     "Set the optimizer's learning rate before each step to `lr * schedule(step, max_steps)`: a function of the step alone, so a resumed run follows the same curve."
     order = 1
-    def __init__(self, max_steps: int, schedule=cosine_lr): self.max_steps, self.schedule = int(max_steps), schedule
+    def __init__(self, max_steps: int, schedule: Callable = cosine_lr): self.max_steps, self.schedule = int(max_steps), schedule
     def before_batch(self, learn):
         if not learn.training: return
         for g in learn.opt.param_groups: g['lr'] = learn.lr * self.schedule(learn.step, self.max_steps)
@@ -350,7 +359,8 @@ def runs_dir(cfg: Config | None = None, clips: pd.DataFrame | None = None) -> Pa
     return data_dir()/'runs'/f"{dataset_root(cfg).name}-{_digest([ident['dataset'], ident['settings']])[:10]}"
 
 # %% ../nbs/06_learner.ipynb #82ed556b
-def training_callbacks(name: str, run: Path, identity: dict, max_steps: int, cfg: Config | None = None, device=None, progress: bool = True) -> list:
+def training_callbacks(name: str, run: Path, identity: dict, max_steps: int, cfg: Config | None = None,
+                       device: torch.device | str | None = None, progress: bool = True) -> list:
     "The callbacks `train_network` uses: seeds, device, layout and precision for this device and network, metrics, budget, learning-rate schedule, early stopping, checkpoint, progress."
     cfg = cfg or CFG
     device = torch.device(device) if device is not None else default_device()
@@ -364,8 +374,9 @@ def training_callbacks(name: str, run: Path, identity: dict, max_steps: int, cfg
     return cbs
 
 # %% ../nbs/06_learner.ipynb #55e26e4c
-def train_network(name: str, cfg: Config | None = None, clips: pd.DataFrame | None = None, runs=None, steps: int | None = None,
-                  epochs: int | None = None, device=None, progress: bool = True, cbs=()) -> dict:
+def train_network(name: str, cfg: Config | None = None, clips: pd.DataFrame | None = None, runs: Path | None = None,
+                  steps: int | None = None, epochs: int | None = None, device: torch.device | str | None = None,
+                  progress: bool = True, cbs: tuple = ()) -> dict:
     "Train network `name` on `cfg.dataset` in its run folder (resuming a killed run; `cbs` adds callbacks); saves its best weights and returns its summary."
     cfg = cfg or CFG
     network_spec(name)                                  # an unknown name fails before any work
@@ -419,18 +430,18 @@ def load_trained(run_dir, cfg: Config | None = None, name: str | None = None) ->
     return model.eval()
 
 # %% ../nbs/06_learner.ipynb #0736b41c
-def plot_history(history, title: str | None = None, axes=None):
+def plot_history(history, title: str | None = None, axes: list[plt.Axes] | None = None):
     "Loss and top-1 accuracy per epoch, training and validation (the paper's Fig. 9/10), against optimizer steps; a history, a summary or a run folder."
     if isinstance(history, (str, Path)): history = load_history(history)
     if isinstance(history, dict): title, history = title or history.get('name'), history['history']
     h = pd.DataFrame(history)
-    if axes is None: _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    if axes is None: _, axes = plt.subplots(1, 2, figsize=(8, 3))
     best = int(h.step[h.valid_loss.idxmin()])
     for ax, key, label in zip(axes, ('loss', 'accuracy'), ('cross-entropy loss', 'top-1 accuracy')):
         ax.plot(h.step, h[f'train_{key}'], 'o-', ms=3, label='training (augmented crops)')
         ax.plot(h.step, h[f'valid_{key}'], 's--', ms=3, label='validation (centre crops)')
         ax.axvline(best, color='grey', lw=0.8, ls=':', label=f'weights kept (step {best})')
         ax.set_xlabel('optimizer step'); ax.set_ylabel(label); ax.grid(alpha=0.3)
-    axes[1].set_ylim(0, 1); axes[0].legend(fontsize=8)
+    axes[1].set_ylim(0, 1); axes[0].legend(fontsize=9)
     if title: axes[0].figure.suptitle(title)
     return axes

@@ -128,14 +128,14 @@ def paper_metrics(y_true, y_pred, n_classes: int | None = None) -> dict:
                 macro_f1=macro_f1(cm), n=int(cm.sum()))
 
 # %% ../nbs/07_metrics.ipynb #fd44d544
-def plot_confusion(cm, genres=CFG.genres, normalize: bool = True, ax=None, title: str | None = None, cmap='Blues'):
+def plot_confusion(cm, genres=CFG.genres, normalize: bool = True, ax: plt.Axes | None = None, title: str | None = None, cmap: str = 'Blues'):
     "Heat map of a confusion matrix (rows true, columns predicted) in the style of the paper's Fig. 11; returns the axes."
     cm = np.asarray(cm)
     shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
-    if ax is None: _, ax = plt.subplots(figsize=(0.7 * len(genres) + 2.5, 0.6 * len(genres) + 1.5))
+    if ax is None: _, ax = plt.subplots(figsize=(0.6 * len(genres) + 2, 0.5 * len(genres) + 1.5))
     annot = np.vectorize(lambda v: f"{v:.2f}" if normalize else f"{v:d}")(shown if normalize else cm.astype(int))
     sns.heatmap(shown, annot=annot, fmt='', cmap=cmap, vmin=0, vmax=1 if normalize else None, square=True,
-                xticklabels=genres, yticklabels=genres, cbar=False, ax=ax, annot_kws=dict(fontsize=8))
+                xticklabels=genres, yticklabels=genres, cbar=False, ax=ax, annot_kws=dict(fontsize=10))
     ax.set_xlabel('predicted genre'); ax.set_ylabel('true genre')
     ax.set_title(title or f"confusion matrix (top-1 {top1_accuracy(cm):.1%}, {int(cm.sum())} clips)")
     ax.tick_params(axis='y', rotation=0)
@@ -205,7 +205,7 @@ def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
     return 1.0 if se == 0 else float(2 * norm.sf(abs(k1 / n1 - k2 / n2) / se))
 
 # %% ../nbs/07_metrics.ipynb #a1c8fb60
-def plot_top1_ci(names, top1, ci, ax=None, title: str | None = None, chance: float | None = None):
+def plot_top1_ci(names, top1, ci, ax: plt.Axes | None = None, title: str | None = None, chance: float | None = None):
     "Each row's top-1 accuracy as a dot with its confidence interval `ci` [rows, 2] as a whisker; returns the axes."
     top1, ci = np.asarray(top1, dtype=np.float64), np.asarray(ci, dtype=np.float64).reshape(-1, 2)
     if ax is None: _, ax = plt.subplots(figsize=(6, 0.4 * len(top1) + 1.2))

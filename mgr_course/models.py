@@ -299,7 +299,7 @@ def build_model(name: str, cfg: Config | None = None) -> GenreClassifier:
 # %% ../nbs/05_models.ipynb #11d437e8
 class Ensemble(nn.Module):
     "The log of the members' mean softmax, so that it stands wherever logits do; every member maps the same input(s) to logits: input(s) -> [B, n_classes]."
-    def __init__(self, members, names=None):
+    def __init__(self, members, names: list[str] | None = None):
         super().__init__()
         members = list(members)
         if not members: raise ValueError("an Ensemble needs at least one member")

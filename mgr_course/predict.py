@@ -60,14 +60,14 @@ class SideBySide(nn.Module):
         self.models = nn.ModuleList(models)
     def forward(self, x: torch.Tensor) -> torch.Tensor: return torch.stack([m(x) for m in self.models], 1)
 
-def trained_models(runs=None, cfg: Config | None = None) -> list[str]:
+def trained_models(runs: Path | None = None, cfg: Config | None = None) -> list[str]:
     "The networks trained in `runs` (default `runs_dir(cfg)`), then the ensembles whose members all are."
     cfg = cfg or CFG
     runs = Path(runs) if runs is not None else runs_dir(cfg)
     nets = [n for n in network_names() if (runs/n/'model.pt').exists()]
     return [*nets, *[n for n, members in cfg.ensembles if all(m in nets for m in members)]]
 
-def load_model(name: str, runs=None, cfg: Config | None = None) -> nn.Module:
+def load_model(name: str, runs: Path | None = None, cfg: Config | None = None) -> nn.Module:
     "The trained network or ensemble `name` from the run folders in `runs`; an unknown or untrained name says what to choose or train."
     cfg = cfg or CFG
     runs = Path(runs) if runs is not None else runs_dir(cfg)
@@ -78,7 +78,7 @@ def load_model(name: str, runs=None, cfg: Config | None = None) -> nn.Module:
                                 f"trained there: {', '.join(trained_models(runs, cfg)) or 'none'}")
     return load_ensemble(name, runs, cfg) if name in dict(cfg.ensembles) else load_trained(runs/name, cfg, name=name)
 
-def clip_probabilities(path, runs=None, cfg: Config | None = None, names=None, block: int = 8) -> pd.DataFrame:
+def clip_probabilities(path, runs: Path | None = None, cfg: Config | None = None, names: list[str] | None = None, block: int = 8) -> pd.DataFrame:
     "Each model's genre probabilities for the audio file `path`, the softmax averaged over all its crops: rows models, columns genres."
     cfg = cfg or CFG
     check_audio(path)                                   # a bad file is named before any model is looked for
@@ -102,7 +102,7 @@ def _listen(row, cfg: Config, sr: int = 22_050):
     n = int(cfg.crop_seconds * sr)
     return Audio(load_audio(row.path, sr, offset=center_crop_offset(int(row.samples) * sr // cfg.sample_rate, n), frames=n), rate=sr)
 
-def playground(clips=None, cfg: Config | None = None, runs=None, split: str = 'test'):
+def playground(clips: pd.DataFrame | None = None, cfg: Config | None = None, runs: Path | None = None, split: str = 'test'):
     "A widget: choose a clip of `split`, hear it, and see every trained model's genre probabilities."
     import ipywidgets as W
     from IPython.display import display
@@ -118,7 +118,7 @@ def playground(clips=None, cfg: Config | None = None, runs=None, split: str = 't
     pick.observe(show, names='value'); show()
     return W.VBox([pick, out])
 
-def playground_static(clips=None, cfg: Config | None = None, runs=None, split: str = 'test', n: int = 3) -> pd.DataFrame:
+def playground_static(clips: pd.DataFrame | None = None, cfg: Config | None = None, runs: Path | None = None, split: str = 'test', n: int = 3) -> pd.DataFrame:
     "For the website: `n` clips of `split` (different genres), each with its audio and every model's probabilities; returns them all."
     from IPython.display import display, Markdown
     cfg = cfg or CFG

@@ -44,7 +44,7 @@ def midi_hz(m) -> float:
 
 class Instrument:
     "A wavetable instrument: bright and dark tables, an attack/decay/sustain envelope, vibrato and drive."
-    def __init__(self, bright, dark=None, attack=0.005, decay=0.3, sustain=0.0, bright_decay=0.08,
+    def __init__(self, bright: np.ndarray, dark: np.ndarray | None = None, attack=0.005, decay=0.3, sustain=0.0, bright_decay=0.08,
                  vibrato=0.0, drive=0.0, release=0.03, glide=0.0):
         self.bright, self.dark = bright, (bright if dark is None else dark)
         self.attack, self.decay, self.sustain, self.bright_decay = attack, decay, sustain, bright_decay

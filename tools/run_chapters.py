@@ -8,6 +8,7 @@ website shows) come from the library as it stands; each notebook records the has
 `make chapters` runs the first form; `make test` runs the check (tests/test_outputs.py)."""
 from __future__ import annotations
 import argparse, hashlib, json, os, subprocess, sys, time
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,24 @@ def stale() -> list[str]:
     h = library_hash()
     return [nb.name for nb in chapters() if recorded_hash(nb) != h]
 
+ESCAPES = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
+
+def clean_streams(d: dict) -> dict:
+    "Terminal escapes (ipywidgets' clear_output, progress bars) out of the stream outputs of notebook `d`: of a line that a "
+    "carriage return overwrote, the last text; a stream left empty is dropped (the page would show an empty box)."
+    for c in d.get('cells', []):
+        if 'outputs' not in c: continue
+        keep = []
+        for o in c['outputs']:
+            if o.get('output_type') == 'stream':
+                text = ESCAPES.sub('', ''.join(o.get('text', [])))
+                text = '\n'.join(line.rstrip('\r').split('\r')[-1] for line in text.split('\n'))
+                if not text.strip(): continue
+                o['text'] = text.splitlines(keepends=True)
+            keep.append(o)
+        c['outputs'] = keep
+    return d
+
 def execute(nb: Path, timeout: int = 3600):
     "Run `nb` top to bottom from nbs/ (as nbdev does), write it back with its outputs and the library hash, then clean it."
     from execnb.shell import CaptureShell
@@ -43,7 +62,7 @@ def execute(nb: Path, timeout: int = 3600):
         sh = CaptureShell()
         sh.execute(nb, nb, exc_stop=True, cell_timeout=timeout)
     finally: os.chdir(cwd)
-    d = json.loads(nb.read_text())
+    d = clean_streams(json.loads(nb.read_text()))
     d.setdefault('metadata', {})[KEY] = {'library': library_hash()}
     nb.write_text(json.dumps(d, indent=1, ensure_ascii=False) + '\n')
 
