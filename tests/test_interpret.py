@@ -39,6 +39,7 @@ def test_embed_reads_the_last_linear_layer():
 def test_knn_and_projections_name_bad_inputs():
     emb, labels = np.random.default_rng(0).normal(size=(10, 3)), np.arange(10) % 2
     assert knn_loo_predictions(emb, labels, k=3).shape == (10,)
+    assert knn_loo_predictions(np.array([[0.], [1.], [3.]]), np.array([0, 1, 1]), k=1).tolist() == [1, 0, 1]   # never its own neighbour
     r = knn_accuracy(emb, labels, k=3)
     assert r['n'] == 10 and r['top1_ci'][0] <= r['top1'] <= r['top1_ci'][1]
     with pytest.raises(ValueError, match='one label per row'): knn_loo_predictions(emb, labels[:5])
