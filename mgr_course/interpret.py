@@ -124,10 +124,10 @@ def embed(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 
 def clip_embeddings(model: nn.Module, crops: ClipCrops, batch_size: int | None = None) -> dict:
     "Embeddings [N, D], probabilities [N, K], labels [N] and track_ids [N] of `model` on the centre crops of a `ClipCrops` split."
-    bs, embs, probs = batch_size or CFG.batch_size, [], []
+    bs, embs, probs, device = batch_size or CFG.batch_size, [], [], next(model.parameters()).device
     for k in range(0, len(crops), bs):
-        e, z = embed(model, crops.__getitems__(list(range(k, min(k + bs, len(crops))))).x)
-        embs.append(e); probs.append(z.softmax(-1))
+        e, z = embed(model, crops.__getitems__(list(range(k, min(k + bs, len(crops))))).x.to(device))
+        embs.append(e.cpu()); probs.append(z.softmax(-1).cpu())
     return dict(embeddings=torch.cat(embs).numpy(), probs=torch.cat(probs).numpy(), labels=np.asarray(crops.labels),
                 track_ids=crops.decoded.track_ids[crops.index])
 
