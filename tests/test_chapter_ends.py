@@ -22,7 +22,8 @@ def end_defects(nb: Path) -> list:
     if len(built) != 1: return [f"{nb.name}: {len(built)} 'What we built' cells (one, near the end)"]
     listed = re.findall(r'^- `(\w+)`', built[0], re.M)
     names = list(importlib.import_module(f'mgr_course.{module(nb)}').__all__)
-    if missing := [n for n in names if n not in listed]: out.append(f"{nb.name}: 'What we built' lacks {missing}")
+    if missing := [n for n in names if n not in listed]:
+        out.append(f"{nb.name}: 'What we built' lacks {missing} (`.venv/bin/python tools/what_we_built.py` adds them)")
     if extra := [n for n in listed if n not in names]: out.append(f"{nb.name}: 'What we built' lists {extra}, which the module does not export")
     if '## Next' not in built[0]: out.append(f"{nb.name}: no '## Next' after 'What we built'")
     tail = [text(c) for c in cs[cs.index(next(c for c in cs if text(c) == built[0])) + 1:]]
