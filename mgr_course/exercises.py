@@ -79,11 +79,10 @@ def feedback(eid: str, answer) -> str | None:
         if mismatch(answer, value, ex.tol) is None: return f"{wrong}: {why}"
     return wrong + (f". Hint: {ex.hint}" if ex.hint else '')
 
-def check(eid: str, answer) -> bool:
-    "Check an answer to exercise `eid` (e.g. '03.1'): prints right, or what is wrong; returns whether it is right."
+def check(eid: str, answer):
+    "Check an answer to exercise `eid` (e.g. '03.1'): prints right, or what is wrong (`feedback` returns the same as a value)."
     msg = feedback(eid, answer)
     print(f"{eid}: right" if msg is None else f"{eid}: not yet: {msg}")
-    return msg is None
 
 def solution(eid: str):
     "The worked solution's answer to exercise `eid` (its function is in this module: `EXERCISES[eid].solution`)."
