@@ -43,12 +43,12 @@ def section() -> str:
     if longer:
         t = compare_budgets(res, longer)
         nets = [n for n in t.index if res['rows'][n]['kind'] == 'network']
-        by = {v: [n for n in nets if t.loc[n, 'verdict'] == v] for v in ('better', 'worse', 'not told apart')}
+        by = {v: [n for n in nets if t.loc[n, 'verdict'] == v] for v in ('better', 'worse', 'not shown')}
         early = [f"{n} (step {longer['rows'][n]['train']['steps']} of {longer['rows'][n]['train']['max_steps']}, weights of epoch "
                  f"{longer['rows'][n]['train']['best_epoch']} kept)" for n in nets if longer['rows'][n]['train']['stopped_early']]
         out += ['#### Four times the budget', '', _run_line(longer), '', budget_markdown(res, longer), '',
                 f"On the same test clips (McNemar p < 0.05 between the two runs), the longer budget made "
-                + '; '.join(f"{', '.join(v)} {k}" for k, v in by.items() if v) + '. '
+                + '; '.join(f"{', '.join(v)} {k if k != 'not shown' else 'not told apart from the default'}" for k, v in by.items() if v) + '. '
                 + (f"Early stopping (patience {res['config']['patience']} epochs) ended {', '.join(early)}: over a longer cosine "
                    f"schedule the learning rate stays high for longer, and a network whose validation loss stops falling early keeps "
                    f"an early epoch's weights. " if early else '')
