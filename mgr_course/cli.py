@@ -13,7 +13,8 @@ from .config import CFG, Config
 # %% auto #0
 __all__ = ['DEBUG_HELP', 'DEVICE_COMMANDS', 'MAX_CLIP_SECONDS', 'PREDICT_HELP', 'positive_int', 'positive_float', 'int_in',
            'float_in', 'folder_arg', 'dataset_arg', 'file_arg', 'cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train',
-           'cmd_evaluate', 'cmd_ensemble', 'cmd_predict', 'cmd_reproduce', 'parser', 'error_message', 'main']
+           'cmd_evaluate', 'cmd_ensemble', 'cmd_predict', 'cmd_reproduce', 'OneLineParser', 'parser', 'error_message',
+           'main']
 
 # %% ../nbs/10_cli.ipynb #daa3dffd
 def _config(args) -> Config:
@@ -100,6 +101,8 @@ def file_arg(text: str) -> str:
 def cmd_download(args):
     "Download FMA (`--subset`, default small) into `--dest` and say how to use it."
     from mgr_course.data import download_fma
+    from mgr_course.files import writable_folder
+    if args.dest: writable_folder(args.dest, '--dest')      # before 7 GiB start to arrive
     root = download_fma(args.dest, subset=args.subset)
     name = 'fma' if args.dest is None else root
     print(f"FMA {args.subset} is ready in {root}: run the course on it with --data {name} (or MGR_DATASET={name})")
@@ -127,6 +130,7 @@ def cmd_train(args):
     from mgr_course.learner import train_network
     from mgr_course.files import writable_folder
     cfg = _config(args); names = _names(args.names, network_names(), 'network')
+    if args.runs: writable_folder(args.runs, '--runs')    # before the dataset is generated or scanned
     clips = clip_table(cfg); runs = _runs(args, cfg, clips)
     writable_folder(runs, _source(runs, args))          # before any training
     for name in names:
@@ -216,9 +220,13 @@ def _fits(split_sizes, n) -> bool:
     try: split_sizes(n, CFG.synthetic_valid_fraction, CFG.synthetic_test_fraction); return True
     except ValueError: return False
 
+class OneLineParser(argparse.ArgumentParser):
+    "An ArgumentParser whose errors are one line: what was wrong with which option, and where to read more (not the usage block)."
+    def error(self, message): self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
 def parser() -> argparse.ArgumentParser:
     "The `mgr` command line: one subcommand per step of the course."
-    p = argparse.ArgumentParser(prog='mgr', description='Music genre recognition with CNNs (Aloisi, Bogan, Zorzetto), step by step.')
+    p = OneLineParser(prog='mgr', description='Music genre recognition with CNNs (Aloisi, Bogan, Zorzetto), step by step.')
     p.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     def add(name, fn, help, data=True, need_data=True):

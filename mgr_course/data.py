@@ -155,7 +155,7 @@ def load_audio(path, sr: int = CFG.sample_rate, offset: int = 0, frames: int | N
     if offset < 0 or (frames is not None and frames < 0): raise ValueError(f"offset={offset}, frames={frames}: must be >= 0")
     try: size = path.stat().st_size
     except FileNotFoundError: raise AudioError(f"{path}: no such file") from None
-    if size == 0: raise AudioError(f"{path}: empty file (0 bytes)")
+    if size == 0: raise AudioError(f"{path}: empty file (0 bytes), so it cannot be decoded: copy, download or re-encode it again")
     try: f = sf.SoundFile(path)
     except (sf.LibsndfileError, sf.SoundFileError, RuntimeError): raise not_audio(path) from None
     try:

@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
-from .config import CFG, Config, default_device, data_dir, short_path
+from .config import CFG, Config, default_device, data_dir, short_path, fixtures_dir
 from .models import network_names
 from .data import load_audio, crop_offsets, center_crop_offset, AudioError, SILENCE, clip_table, not_audio, quiet_decoder, check_audio, dataset_root
 from .evaluation import crop_probabilities
@@ -120,22 +120,22 @@ def clip_probabilities(path, runs=None, cfg: Config | None = None, names=None, b
     return pd.DataFrame(p.numpy(), index=names, columns=list(cfg.genres))
 
 # %% ../nbs/09a_predict.ipynb #94edb1c4
-def _results_of(name: str, runs: Path, cfg: Config):
+def _results_of(name: str, runs: Path, cfg: Config, results=None):
     "The results.json (and its path) whose row `name` was computed from exactly the networks saved in `runs` (same identities); else (None, None)."
     members = ensemble_members(name, cfg) if name in dict(cfg.ensembles) else (name,)
     ids = {m: _identity(runs/m/'model.pt') for m in members}
-    for p in find_results():
+    for p in find_results(results):
         try: res = load_results(p)
         except (OSError, ValueError): continue
         rows = res.get('rows', {})
         if name in rows and all(ids[m] is not None and rows.get(m, {}).get('train', {}).get('identity') == ids[m] for m in members): return res, p
     return None, None
 
-def trained_on(name: str, runs=None, cfg: Config | None = None, path=None) -> str:
-    "What the probabilities of `name` stand on, in words: the dataset its networks learned (clips, the run's test top-1 with its interval where a results.json records the run), the crops of `path` averaged, and a caveat for the synthetic stand-in."
+def trained_on(name: str, runs=None, cfg: Config | None = None, path=None, results=None) -> str:
+    "What the probabilities of `name` stand on, in words: the dataset its networks learned (clips, the run's test top-1 with its interval where a results.json records the run), the crops of `path` averaged, and a caveat for the synthetic stand-in; `results`: the folder of results folders (default `results_dir()`)."
     cfg = cfg or CFG
     runs = _runs(runs, cfg)
-    res, p = _results_of(name, runs, cfg)
+    res, p = _results_of(name, runs, cfg, results)
     prefix = f'{dataset_root(cfg).name}-'
     data = Path(res['dataset_root']).name if res else runs.name[:-11] if runs.name.startswith(prefix) else None
     what = f"{name} was trained on the dataset {data}" if data else f"{name} was trained on a dataset not named by its run folder {short_path(runs)}"
@@ -167,6 +167,11 @@ def _listen(row, cfg: Config, sr: int = 22_050):
     n = int(cfg.crop_seconds * sr)
     return Audio(load_audio(row.path, sr, offset=center_crop_offset(int(row.samples) * sr // cfg.sample_rate, n), frames=n), rate=sr)
 
+def _card(runs, cfg: Config) -> str:
+    "What the playground's first model stands on (`trained_on`), one paragraph."
+    names = trained_models(runs, cfg)
+    return trained_on(names[-1], runs, cfg).replace('\n', ' ') if names else ''
+
 def playground(clips=None, cfg: Config | None = None, runs=None, split: str = 'test'):
     "A widget: choose a clip of `split`, hear it, and see every trained model's genre probabilities."
     import ipywidgets as W
@@ -181,7 +186,7 @@ def playground(clips=None, cfg: Config | None = None, runs=None, split: str = 't
             row = rows.loc[pick.value]
             display(_listen(row, cfg)); _bars(clip_probabilities(row.path, runs, cfg), f"true genre: {row.genre}"); plt.show()
     pick.observe(show, names='value'); show()
-    return W.VBox([pick, out])
+    return W.VBox([W.HTML(_card(runs, cfg)), pick, out])
 
 def playground_static(clips=None, cfg: Config | None = None, runs=None, split: str = 'test', n: int = 3) -> pd.DataFrame:
     "For the website: `n` clips of `split` (different genres), each with its audio and every model's probabilities; returns them all."
@@ -189,7 +194,7 @@ def playground_static(clips=None, cfg: Config | None = None, runs=None, split: s
     cfg = cfg or CFG
     clips = clip_table(cfg, progress=False) if clips is None else clips
     rows = clips[clips.split == split].groupby('genre', sort=False).head(1).head(n)
-    display(Markdown("*Static view: in JupyterLab, `playground()` lets you choose any clip.*"))
+    display(Markdown("*Static view: in JupyterLab, `playground()` lets you choose any clip.*"), Markdown(_card(runs, cfg)))
     out = {}
     for track, row in rows.iterrows():
         p = out[track] = clip_probabilities(row.path, runs, cfg)
