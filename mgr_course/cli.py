@@ -132,7 +132,7 @@ def cmd_train(args):
     cfg = _config(args); names = _names(args.names, network_names(), 'network')
     if args.runs: writable_folder(args.runs, '--runs')    # before the dataset is generated or scanned
     clips = clip_table(cfg); runs = _runs(args, cfg, clips)
-    writable_folder(runs, _source(runs, args))          # before any training
+    writable_folder(runs, _source(runs, args))          # before any training (the default run folder: under MGR_DATA)
     for name in names:
         s = train_network(name, cfg, clips=clips, runs=runs, steps=args.steps, epochs=args.epochs)
         print(f"{name}: {s['steps']} steps ({s['epochs']} epochs), weights of epoch {s['best_epoch']} kept (validation loss "
@@ -190,8 +190,8 @@ def cmd_reproduce(args):
     from mgr_course.files import writable_folder
     cfg = _config(args)
     out = args.out or results_dir()/dataset_root(cfg).name
-    writable_folder(out, _source(out, args)); runs = args.runs or data_dir()/'runs'      # both checked before hours of training
-    writable_folder(runs, _source(runs, args))
+    runs = args.runs or data_dir()/'runs'
+    for folder in (out, runs): writable_folder(folder, _source(folder, args))     # both checked before hours of training
     reproduce(cfg, out=out, runs=Path(args.runs) if args.runs else None, steps=args.steps, epochs=args.epochs)
 
 

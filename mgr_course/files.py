@@ -93,18 +93,21 @@ def atomic_write(path, obj) -> Path:
 
 # %% ../nbs/00a_files.ipynb #9f40e490
 def writable_folder(folder, source: str) -> Path:
-    "`folder`, created if needed, once a file can be written in it; else an OSError naming it, the cause and `source` (the option or variable that chose it)."
+    "`folder`, once a file can be written in it (or, if it is not there yet, in the folder it would be made in); writes nothing. Else an OSError naming it, the cause and `source` (the option or variable that chose it)."
     folder = Path(folder)
+    base = next(p for p in (folder, *folder.parents) if p.exists() or p == Path(p.anchor or '.'))
+    probe = base/f'.write-probe-{os.getpid()}'
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder/f'.write-probe-{os.getpid()}', 'wb'): pass
-        (folder/f'.write-probe-{os.getpid()}').unlink()
+        if not base.is_dir(): raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(base))
+        with open(probe, 'wb'): pass
+        probe.unlink()
     except OSError as e:
         err = OSError(f"cannot write in {folder} ({os.strerror(e.errno).lower() if e.errno else e}): {os_error_hint(e.errno)}; "
                       f"the folder comes from {source}; nothing was written")
         err.errno, err.path = e.errno, str(folder)
         raise err from e
     return folder
+
 
 # %% ../nbs/00a_files.ipynb #e73b0caa
 _LOCK_FDS = set()     # descriptors of the locks this process holds; parallel_map's workers close any they inherit
