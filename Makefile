@@ -35,6 +35,7 @@ reproduce: $(STAMP)
 CHAPTERS ?=
 chapters: $(STAMP)
 	$(BIN)/python tools/run_chapters.py $(CHAPTERS)
+	$(BIN)/python tools/readme_results.py
 
 ## The tests, in order; each step stops the run with a message that says what to do.
 test: $(STAMP)

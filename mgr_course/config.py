@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['GENRES', 'CFG', 'PRECISIONS', 'in_test', 'Config', 'default_config', 'repo_root', 'data_dir', 'short_path',
-           'fixtures_dir', 'available_devices', 'env_device', 'default_device', 'cpu_has_native_bf16', 'cpu_model',
-           'autocast_dtype', 'import_torchaudio']
+__all__ = ['GENRES', 'TEST_SIZES', 'CFG', 'PRECISIONS', 'in_test', 'Config', 'default_config', 'repo_root', 'data_dir',
+           'short_path', 'fixtures_dir', 'available_devices', 'env_device', 'default_device', 'cpu_has_native_bf16',
+           'cpu_model', 'autocast_dtype', 'import_torchaudio']
 
 # %% ../nbs/00_config.ipynb #a1f3281e
 def in_test() -> bool:
@@ -28,7 +28,7 @@ GENRES = ('Electronic', 'Experimental', 'Folk', 'Hip-Hop', 'Instrumental', 'Inte
 @dataclass(frozen=True)
 class Config:
     "Every number the paper fixes, and the sizes of a run (smaller under `IN_TEST`)."
-    # --- the data (paper section III) ---
+    # --- the data (paper sections III and IV.A) ---
     genres: tuple = GENRES                  # FMA small's 8 top genres, in FMA's alphabetical order
     sample_rate: int = 44_100               # every clip is resampled to 44.1 kHz
     raw_sample_rate: int = 22_050           # the 1D CNN sees the crop downsampled to 22.05 kHz
@@ -43,14 +43,14 @@ class Config:
     mel_scale: str = 'paper'                # eq. (1): mel(f) = 1000/ln 2 * ln(1 + f/1000)
     f_min: float = 0.0
     top_db: float | None = 80.0             # dynamic range kept by power_to_db
-    # --- augmentation (paper section III.B), each applied with probability p ---
+    # --- augmentation (paper section V), each applied with probability p ---
     p_noise: float = 0.5
     p_time_stretch: float = 0.5
     p_pitch_shift: float = 0.5
     noise_amplitude: tuple = (0.001, 0.015) # audiomentations AddGaussianNoise defaults
     stretch_rate: tuple = (0.8, 1.25)       # audiomentations TimeStretch defaults
     pitch_semitones: tuple = (-4.0, 4.0)    # audiomentations PitchShift defaults
-    # --- training (paper section VI) ---
+    # --- training (paper section V.A; early stopping and dropout V.A.d) ---
     batch_size: int = 32
     lr: float = 1e-3                        # Adam
     lr_schedule: str = 'cosine'             # warm-up then cosine decay over the budget (chapter 06); 'constant' for the paper's plain Adam
@@ -62,7 +62,7 @@ class Config:
     seed: int = 42
     # --- the paper's ensembles (section V.F): softmax outputs averaged over already trained networks ---
     ensembles: tuple = (('Ensemble1', ('Raw1DCNN', 'Mel2DCNN', 'MFCC2DCNN')), ('Ensemble2', ('LateFusionCRNN', 'Mel2DCNN')))
-    # --- FMA small (paper section III.A) ---
+    # --- FMA small (paper section IV.A) ---
     fma_url: str = 'https://os.unil.cloud.switch.ch/fma/'
     fma_metadata_sha1: str = 'f0df49ffe5f2a6008d7dc83c6915b31835dfe733'
     fma_small_sha1: str = 'ade154f733639d52e35e32f5593efe5be76c6d70'
@@ -99,10 +99,12 @@ class Config:
         return replace(self, **kw)
 
 # %% ../nbs/00_config.ipynb #57e2faa1
+TEST_SIZES = dict(synthetic_per_genre=6, synthetic_seconds=8.0, train_steps=12, patience=2, batch_size=8, augment_views=2)
+
 def default_config() -> Config:
     "The course's config: the paper's numbers, with run sizes shrunk under `IN_TEST` and the dataset taken from `MGR_DATASET`."
     kw = dict(dataset=os.environ.get('MGR_DATASET', 'synthetic'))
-    if in_test(): kw.update(synthetic_per_genre=6, synthetic_seconds=8.0, train_steps=12, patience=2, batch_size=8, augment_views=2)
+    if in_test(): kw.update(TEST_SIZES)
     return Config(**kw)
 
 CFG = default_config()

@@ -25,8 +25,9 @@ from .features import RawAudio, LogMelSpectrogram, MFCC, FRONTENDS
 # %% auto #0
 __all__ = ['SPLITS', 'FEATURES', 'PER_BAND', 'Batch', 'CACHE_VERSION', 'item_rng', 'CropDataset', 'RawAudioDataset',
            'MelSpectrogramDataset', 'MFCCDataset', 'RunningStats', 'Standardize', 'training_stats', 'collate_crops',
-           'EpochSampler', 'CropLoader', 'default_workers', 'make_loader', 'content_key', 'cached_arrays', 'quantize',
-           'parallel_fill', 'DecodedClips', 'AugmentBank', 'empty_batch', 'BankCrops', 'ClipCrops']
+           'EpochSampler', 'CropLoader', 'default_workers', 'make_loader', 'file_fingerprint', 'files_key', 'task_key',
+           'cached_arrays', 'quantize', 'parallel_fill', 'DecodedClips', 'AugmentBank', 'empty_batch', 'BankCrops',
+           'ClipCrops']
 
 # %% ../nbs/04_datasets.ipynb #8855dd24
 SPLITS = ('training', 'validation', 'test')
@@ -229,19 +230,35 @@ def make_loader(ds: Dataset, batch_size: int | None = None, shuffle: bool | None
     return loader
 
 # %% ../nbs/04_datasets.ipynb #3a2469da
-CACHE_VERSION = 1      # bump when what a cache holds changes meaning: every old cache gets a new key
+CACHE_VERSION = 2      # bump when what a cache holds changes meaning: every old cache gets a new key
 
-def content_key(clips: pd.DataFrame, **settings) -> str:
-    "A short hash of the clips' content (track id, path relative to the dataset root, file size and mtime) and `settings`."
+_SAMPLED: dict = {}   # (path, size, mtime) -> the file's sampled hash, so a process reads each file once
+
+def file_fingerprint(path, edge: int = 16384) -> list:
+    "A file's size and a SHA-1 of its first and last `edge` bytes: new when the file is rewritten, the same for a copy (`cp -r`)."
+    try: st = os.stat(path)
+    except OSError: return [-1, '']
+    k = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    if k not in _SAMPLED:
+        with open(path, 'rb') as f:
+            h = hashlib.sha1(f.read(edge))
+            if st.st_size > edge: f.seek(max(edge, st.st_size - edge)); h.update(f.read(edge))
+        _SAMPLED[k] = h.hexdigest()[:16]
+    return [st.st_size, _SAMPLED[k]]
+
+def _key(what) -> str: return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+def files_key(clips: pd.DataFrame, **settings) -> str:
+    "A short hash of the clips' audio files (track id, path relative to the dataset root, `file_fingerprint`) and `settings`."
     paths = [os.path.abspath(p) for p in clips.path.astype(str)]
     root = clips.attrs.get('root') or (os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else '')
-    rows = []
-    for t, p in zip(clips.index, paths):
-        try: s = os.stat(p); st = [s.st_size, s.st_mtime_ns]
-        except OSError: st = [-1, -1]
-        rows.append([int(t), os.path.relpath(p, root), *st])
-    what = dict(version=CACHE_VERSION, clips=rows, settings=settings)
-    return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    rows = [[int(t), os.path.relpath(p, root), *file_fingerprint(p)] for t, p in zip(clips.index, paths)]
+    return _key(dict(version=CACHE_VERSION, clips=rows, settings=settings))
+
+def task_key(clips: pd.DataFrame, genres, **settings) -> str:
+    "A short hash of the task the clips define: their `files_key`, each clip's genre, label and split, and the genre list."
+    labels = [[int(t), str(g), int(l), str(s)] for t, g, l, s in zip(clips.index, clips.genre, clips.label, clips.split)]
+    return _key(dict(files=files_key(clips), labels=labels, genres=list(genres), settings=settings))
 
 def cached_arrays(name: str, shape: tuple, build, cache: bool = True) -> dict:
     "`{'data': int16 array of shape, **index arrays}`: `data` filled by `build(data)`, which returns the index arrays; kept in `data_dir()/cache/` as `name.npy` (memory-mapped) and `name.index.npz`."
@@ -314,7 +331,7 @@ class DecodedClips:
             jobs = [(str(p), cfg.sample_rate, int(n)) for p, n in zip(clips.path, lengths)]
             scales, errors = parallel_fill(data, starts, _decode, jobs, n_jobs, progress, f'decoding {len(jobs)} clips')
             return dict(track_ids=clips.index.to_numpy(np.int64), starts=starts, lengths=lengths, scales=np.array(scales), errors=np.array(errors, str))
-        key = content_key(clips, kind='decoded', sample_rate=cfg.sample_rate)
+        key = files_key(clips, kind='decoded', sample_rate=cfg.sample_rate)
         a = cached_arrays(f'decoded-{cfg.sample_rate}-{key}', (int(lengths.sum()),), build, cache)
         for t, e in zip(a['track_ids'], a['errors']):
             if e: warnings.warn(f"skipping track {t}: {e}", RuntimeWarning)
@@ -362,7 +379,7 @@ class AugmentBank:
         self.length = cfg.crop_samples + cfg.crop_samples // 8
         self.valid = np.minimum(decoded.lengths[self.index], self.length)    # samples of each clip's views that hold audio
         settings = {k: getattr(cfg, k) for k in ['sample_rate', 'crop_samples', 'p_time_stretch', 'p_pitch_shift', 'stretch_rate', 'pitch_semitones']}
-        key = content_key(decoded.clips.iloc[self.index], kind='bank', views=self.views, seed=self.seed, length=self.length,
+        key = files_key(decoded.clips.iloc[self.index], kind='bank', views=self.views, seed=self.seed, length=self.length,
                           audiomentations=audiomentations.__version__, **settings)
         def build(data):
             job = lambda i: (decoded.audio(i), int(decoded.track_ids[i]), self.seed, self.views, self.length, cfg)

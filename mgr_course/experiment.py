@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
-from .config import CFG, Config, repo_root, data_dir, default_device, cpu_model, autocast_dtype
+from .config import CFG, Config, repo_root, data_dir, short_path, default_device, cpu_model, autocast_dtype
 from .data import clip_table, dataset_root, ensure_dataset, check_splits
 from .datasets import DecodedClips, AugmentBank
 from .models import count_weights, network_names
@@ -23,12 +23,14 @@ from .ensemble import ensemble_predictions
 from .baseline import mfcc_baseline
 
 # %% auto #0
-__all__ = ['RESULTS_FORMAT', 'METRICS', 'REFERENCE', 'BASELINE', 'PAPER_COLUMNS', 'results_dir', 'relative_path', 'machine_info',
-           'score_rows', 'reproduce', 'times_line', 'write_results', 'load_results', 'find_results', 'table1',
-           'table1_markdown', 'findings', 'plot_histories', 'plot_confusions']
+__all__ = ['RESULTS_FORMAT', 'METRICS', 'REFERENCE', 'BASELINE', 'PAPER_COLUMNS', 'REPLICATION', 'results_dir', 'relative_path',
+           'machine_info', 'score_rows', 'clip_predictions', 'clip_correct', 'reproduce', 'times_line', 'write_results',
+           'load_results', 'find_results', 'table1', 'table1_markdown', 'table1_metrics_markdown', 'findings',
+           'paired_test', 'replication', 'replication_markdown', 'compare_budgets', 'budget_markdown', 'plot_histories',
+           'plot_confusions']
 
 # %% ../nbs/09_experiment.ipynb #45eef65b
-RESULTS_FORMAT = 2          # bump when results.json changes shape; load_results refuses other formats with a message
+RESULTS_FORMAT = 3          # bump when results.json changes shape; load_results refuses other formats with a message
 METRICS = ('top1_accuracy', 'one_vs_rest_accuracy', 'macro_precision', 'macro_recall', 'paper_f1', 'macro_f1')
 REFERENCE = 'Mel2DCNN'      # the row every other is tested against (McNemar): the paper's best single network
 BASELINE = 'MFCCBaseline'
@@ -38,13 +40,9 @@ def results_dir() -> Path:
     return (repo_root() or Path.cwd())/'results'
 
 def relative_path(path) -> str:
-    "`path` as results.json records it: relative to the clone, else `$MGR_DATA/...` relative to the data folder, else its name."
-    p = Path(path).expanduser().resolve()
-    for base, tag in ((repo_root(), ''), (data_dir(), '$MGR_DATA/')):
-        if base is None: continue
-        try: return tag + str(p.relative_to(Path(base).resolve()))
-        except ValueError: pass
-    return p.name
+    "`path` as results.json records it: `config.short_path` (`data/...`, `<data>/...`), or its bare name if it lies elsewhere."
+    s = short_path(path)
+    return Path(s).name if os.path.isabs(s) else s
 
 def _no_machine_paths(obj):
     "A copy of `obj` with every absolute path string replaced by `relative_path`."
@@ -86,6 +84,23 @@ def score_rows(preds: dict, reference: str = REFERENCE) -> dict:
             row[key] = None if name == reference or not len(shared) else float(mcnemar_exact(a[shared].to_numpy(), b[shared].to_numpy()))
             out[name][crops] = dict(row, skipped=int(pred.get('skipped', 0)))
     return out
+
+def clip_predictions(preds: dict, reference: str = REFERENCE) -> tuple[dict, dict]:
+    "The test clips (track ids, labels) and each row's predicted genre index per clip and crop (-1 where it skipped a clip), as results.json keeps them."
+    ref = preds[reference]['center']
+    ids = [int(t) for t in ref['track_ids']]
+    clips = dict(track_ids=ids, labels=[int(l) for l in ref['labels']])
+    out = {}
+    for name, by_crops in preds.items():
+        out[name] = {}
+        for crops, pred in by_crops.items():
+            got = dict(zip((int(t) for t in pred['track_ids']), (int(k) for k in np.asarray(pred['probs']).argmax(1))))
+            out[name][crops] = [got.get(t, -1) for t in ids]
+    return clips, out
+
+def clip_correct(res: dict, name: str, crops: str = 'center') -> np.ndarray:
+    "Whether row `name` classified each test clip of a results dict correctly (its stored per-clip predictions)."
+    return np.asarray(res['rows'][name]['predicted'][crops]) == np.asarray(res['test_clips']['labels'])
 
 # %% ../nbs/09_experiment.ipynb #7fb0a346
 def _predict_both(model, clips, decoded, cfg, progress) -> dict:
@@ -131,8 +146,11 @@ def reproduce(cfg: Config | None = None, out=None, runs=None, steps: int | None 
     rows, preds = _train_rows(clips, decoded, runs, cfg, times, progress, verbose, steps=steps, epochs=epochs)
     with _timed(times, 'baseline'): rows[BASELINE], preds[BASELINE] = _baseline_row(decoded, cfg, progress)
     for name, scored in score_rows(preds).items(): rows[name].update(scored)
+    test_clips, predicted = clip_predictions(preds)
+    for name, p in predicted.items(): rows[name]['predicted'] = p
     res = dict(format=RESULTS_FORMAT, dataset=str(cfg.dataset), dataset_root=root,
-               clips={s: int((clips.split == s).sum()) for s in ('training', 'validation', 'test')}, reference=REFERENCE,
+               clips={s: int((clips.split == s).sum()) for s in ('training', 'validation', 'test')}, reference=REFERENCE, test_clips=test_clips,
+               budget=dict(steps=steps, epochs=epochs), runs=str(runs.absolute()),
                command=os.environ.get('MGR_COMMAND', 'mgr reproduce'), finished=datetime.datetime.now().isoformat(timespec='seconds'),
                wall_seconds=round(time.time() - t0, 1), times=times, machine=machine_info(), config=asdict(cfg), rows=rows)
     res = _no_machine_paths(json.loads(json.dumps(res, default=str)))
@@ -178,14 +196,15 @@ def find_results(folder=None) -> list[Path]:
 PAPER_COLUMNS = ('weights', 'top1_accuracy', 'one_vs_rest_accuracy', 'macro_precision', 'macro_recall', 'paper_f1')
 
 def table1(res: dict) -> pd.DataFrame:
-    "Table I: each row's paper value beside ours for every paper column, with our top-1 interval, multi-crop top-1 and McNemar p."
+    "Table I: each row's paper value beside ours for every paper column (NaN where the paper gives none), with our top-1 interval, multi-crop top-1 and McNemar p."
     paper, ref = paper_table1(), res.get('reference', REFERENCE)
     out = {}
     for name, r in res['rows'].items():
         c, mc = r['center'], r['multicrop']
         row = {}
         for col in PAPER_COLUMNS:
-            row[(col, 'paper')] = paper.loc[name, col] if name in paper.index else np.nan
+            given = name in paper.index and (col != 'weights' or paper.loc[name, 'weights_from'] == 'paper')   # the paper's ensembles have no weights
+            row[(col, 'paper')] = paper.loc[name, col] if given else np.nan
             row[(col, 'ours')] = r['weights'] if col == 'weights' else c[col]
         row.update({('top1_accuracy', 'ours 95% CI'): tuple(c['top1_ci']), ('top1_accuracy', 'multi-crop'): mc['top1_accuracy'],
                     ('top1_accuracy', 'multi-crop 95% CI'): tuple(mc['top1_ci']), (f'mcnemar_p_vs_{ref}', 'centre'): c[f'mcnemar_p_vs_{ref}'],
@@ -198,22 +217,24 @@ def table1(res: dict) -> pd.DataFrame:
 def _pct(v) -> str: return '–' if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:.1f}%"
 def _ci(ci) -> str: return f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 def _p(p) -> str: return 'ref.' if p is None or (isinstance(p, float) and np.isnan(p)) else (f"{p:.3f}" if p >= 0.001 else '<0.001')
+def _pv(p) -> str: return 'p < 0.001' if p < 0.001 else f"p = {p:.3f}"
+def _md(head, rows) -> str: return '\n'.join(['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)] + ['| ' + ' | '.join(r) + ' |' for r in rows])
 
 def table1_markdown(res: dict) -> str:
-    "Table I as markdown: paper / ours in each cell, our top-1 with its 95% interval, multi-crop top-1 and McNemar p against the reference."
+    "The headline of Table I as markdown: the paper's top-1 beside ours with its 95% interval, our multi-crop top-1, McNemar's p against the reference."
     t, ref = table1(res), res.get('reference', REFERENCE)
-    head = ['', 'weights (paper / ours)', 'top-1 (paper / ours [95% CI])', 'multi-crop top-1 [95% CI]', f'McNemar p vs {ref} (centre / multi)',
-            'one-vs-rest acc. (paper / ours)', 'macro precision (paper / ours)', 'macro recall (paper / ours)', 'F1 eq. 8 (paper / ours)']
-    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-    for name, r in t.iterrows():
-        pw = r[('weights', 'paper')]
-        cells = [f"{'not in the paper' if pd.isna(pw) else f'{int(pw):,}'} / {int(r[('weights', 'ours')]):,}",
-                 f"{_pct(r[('top1_accuracy', 'paper')])} / **{_pct(r[('top1_accuracy', 'ours')])}** {_ci(r[('top1_accuracy', 'ours 95% CI')])}",
-                 f"{_pct(r[('top1_accuracy', 'multi-crop')])} {_ci(r[('top1_accuracy', 'multi-crop 95% CI')])}",
-                 f"{_p(r[(f'mcnemar_p_vs_{ref}', 'centre')])} / {_p(r[(f'mcnemar_p_vs_{ref}', 'multi-crop')])}"]
-        cells += [f"{_pct(r[(m, 'paper')])} / {_pct(r[(m, 'ours')])}" for m in PAPER_COLUMNS[2:]]
-        lines.append(f"| {name} | " + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
+    rows = [[name, _pct(r[('top1_accuracy', 'paper')]), f"**{_pct(r[('top1_accuracy', 'ours')])}** {_ci(r[('top1_accuracy', 'ours 95% CI')])}",
+             _pct(r[('top1_accuracy', 'multi-crop')]), _p(r[(f'mcnemar_p_vs_{ref}', 'centre')])] for name, r in t.iterrows()]
+    return _md(['', 'paper top-1', 'our top-1 [95% CI]', 'multi-crop', f'p vs {ref}'], rows)
+
+def table1_metrics_markdown(res: dict) -> str:
+    "The rest of Table I as markdown, each cell `paper / ours`: weights (Σ: an ensemble's members' sum; the paper gives none) and the paper's four metrics, in %."
+    t = table1(res)
+    def n(v, name): return '–' if pd.isna(v) else ('Σ ' if res['rows'][name]['kind'] == 'ensemble' else '') + f"{int(v):,}"
+    def pc(v) -> str: return '–' if pd.isna(v) else f"{100 * v:.1f}"
+    rows = [[name, f"{n(r[('weights', 'paper')], name)} / {n(r[('weights', 'ours')], name)}"]
+            + [f"{pc(r[(m, 'paper')])} / {pc(r[(m, 'ours')])}" for m in PAPER_COLUMNS[2:]] for name, r in t.iterrows()]
+    return _md(['', 'weights', '1-vs-rest acc. %', 'precision %', 'recall %', 'F1 (8) %'], rows)
 
 # %% ../nbs/09_experiment.ipynb #f4b5f73e
 def findings(res: dict, crops: str = 'center', alpha: float = 0.05) -> str:
@@ -224,10 +245,95 @@ def findings(res: dict, crops: str = 'center', alpha: float = 0.05) -> str:
     for name, row in res['rows'].items():
         if name == ref: continue
         r, p = row[crops], row[crops][f'mcnemar_p_vs_{ref}']
-        verdict = (f"{'better' if r['top1_accuracy'] > r0['top1_accuracy'] else 'worse'} than {ref} (McNemar p = {_p(p)} < {alpha})" if p is not None and p < alpha
-                   else f"not shown to differ from {ref} on these clips (McNemar p = {_p(p)})")
+        verdict = (f"{'better' if r['top1_accuracy'] > r0['top1_accuracy'] else 'worse'} than {ref} (McNemar {_pv(p)})" if p is not None and p < alpha
+                   else f"not shown to differ from {ref} on these clips (McNemar {_pv(p)})")
         lines.append(f"- **{name}**: top-1 {_pct(r['top1_accuracy'])} {_ci(r['top1_ci'])}: {verdict}.")
     return '\n'.join(lines)
+
+# %% ../nbs/09_experiment.ipynb #45ea9ed3
+def _top1(res: dict, name: str) -> float: return res['rows'][name]['center']['top1_accuracy']
+
+def paired_test(res: dict, a: str, b: str, other: dict | None = None, alpha: float = 0.05) -> tuple[str, float]:
+    "Row `a` of `res` against row `b` of `other` (default `res`) on the same test clips: '>' or '<' where McNemar's p < alpha, else '≈'; and p."
+    other = other or res
+    if res['test_clips']['track_ids'] != other['test_clips']['track_ids']: raise ValueError("the two results were scored on different test clips")
+    p = float(mcnemar_exact(clip_correct(res, a), clip_correct(other, b)))
+    return (('>' if _top1(res, a) > _top1(other, b) else '<') if p < alpha else '≈'), p
+
+def _relations(res, expected, alpha) -> tuple[str, str]:
+    "Verdict and evidence for claims 'a > b' / 'a < b': holds if every one is shown, does not hold if one is shown the other way."
+    seen = [(a, want, b, *paired_test(res, a, b, alpha=alpha)) for a, want, b in expected]
+    verdict = ('holds' if all(s == w for _, w, _, s, _ in seen) else
+               'does not hold' if any(s not in ('≈', w) for _, w, _, s, _ in seen) else 'not shown on these clips')
+    return verdict, '; '.join(f"{a} {s} {b} ({_pv(p)})" for a, _, b, s, p in seen)
+
+def _inflated(res, alpha) -> tuple[str, str]:
+    K = len(res['config']['genres'])
+    gaps = {n: r['center']['one_vs_rest_accuracy'] - r['center']['top1_accuracy'] for n, r in res['rows'].items()}
+    exact = all(abs(r['center']['one_vs_rest_accuracy'] - (1 - 2 * (1 - r['center']['top1_accuracy']) / K)) < 1e-9 for r in res['rows'].values())
+    return ('holds' if exact and min(gaps.values()) > 0 else 'does not hold'), \
+           f"every row's one-vs-rest accuracy is 1 - 2(1 - top-1)/{K}, {100 * min(gaps.values()):.1f} to {100 * max(gaps.values()):.1f} points above its top-1"
+
+def _genres(res, alpha) -> tuple[str, str]:
+    nets = [n for n, r in res['rows'].items() if r['kind'] == 'network']
+    best = max(nets, key=lambda n: _top1(res, n))
+    cm = np.array(res['rows'][best]['center']['confusion'])
+    rec = pd.Series(np.diag(cm) / cm.sum(1), index=res['config']['genres']).sort_values()
+    seen = f"{best}'s recall is highest for {rec.index[-1]} ({_pct(rec.iloc[-1])}), lowest for {rec.index[0]} ({_pct(rec.iloc[0])}) and {rec.index[1]} ({_pct(rec.iloc[1])})"
+    if res['dataset'] == 'synthetic': return 'cannot be tested on the stand-in', seen + ": the stand-in's genres are as hard as its generator makes them (chapter 01a), not as music is"
+    ok = rec.index[-1] == 'Hip-Hop' and {'Electronic', 'Instrumental'} == set(rec.index[:2])
+    return ('holds' if ok else 'does not hold'), seen
+
+def _longer(res, res_long, alpha) -> tuple[str, str]:
+    if res_long is None: return 'not tested', 'no run with a longer budget'
+    s, p = paired_test(res_long, 'LateFusionCRNN', 'LateFusionCRNN', other=res, alpha=alpha)
+    steps = [r['rows']['LateFusionCRNN']['train']['max_steps'] for r in (res, res_long)]
+    return ('does not hold' if s == '>' else 'holds'), f"LateFusionCRNN at {steps[1]} steps {s} at {steps[0]} ({_pv(p)})"
+
+REPLICATION = (   # (the paper's claim in our words, where it says so, how we test it)
+    ("The Mel CNN beats the other three networks", "section VI, Table I",
+     lambda r, l, a: _relations(r, [('Mel2DCNN', '>', n) for n in ('Raw1DCNN', 'MFCC2DCNN', 'LateFusionCRNN')], a)),
+    ("The MFCC CNN comes second, at the Mel CNN's size", "section VI",
+     lambda r, l, a: _relations(r, [('MFCC2DCNN', '>', 'Raw1DCNN'), ('MFCC2DCNN', '>', 'LateFusionCRNN'), ('MFCC2DCNN', '<', 'Mel2DCNN')], a)),
+    ("The raw-audio 1D CNN is the worst", "section VI",
+     lambda r, l, a: _relations(r, [('Raw1DCNN', '<', n) for n in ('Mel2DCNN', 'MFCC2DCNN', 'LateFusionCRNN')], a)),
+    ("Late fusion ranks third despite about three times the weights", "section VI",
+     lambda r, l, a: _relations(r, [('LateFusionCRNN', '>', 'Raw1DCNN'), ('LateFusionCRNN', '<', 'MFCC2DCNN')], a)),
+    ("More epochs would not have helped late fusion", "section VI", lambda r, l, a: _longer(r, l, a)),
+    ("Ensemble mode 1 is the best model overall", "section VI",
+     lambda r, l, a: _relations(r, [('Ensemble1', '>', n) for n in ('Raw1DCNN', 'Mel2DCNN', 'MFCC2DCNN', 'LateFusionCRNN', 'Ensemble2')], a)),
+    ("Ensemble mode 2 is poor, below the Mel CNN alone", "section VI", lambda r, l, a: _relations(r, [('Ensemble2', '<', 'Mel2DCNN')], a)),
+    ("The one-vs-rest 'accuracy' is inflated by true negatives", "section VI, eq. (5)", lambda r, l, a: _inflated(r, a)),
+    ("Hip-Hop is the easiest genre, Electronic and Instrumental the hardest", "section VI, Fig. 11", lambda r, l, a: _genres(r, a)),
+)
+
+def replication(res: dict, res_long: dict | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    "Each claim of the paper's section VI, our verdict on `res` (holds / does not hold / not shown on these clips / cannot be tested on the stand-in) and the test behind it; `res_long`: a run with a longer budget."
+    rows = [dict(claim=c, where=w, **dict(zip(('verdict', 'evidence'), f(res, res_long, alpha)))) for c, w, f in REPLICATION]
+    return pd.DataFrame(rows)
+
+def replication_markdown(res: dict, res_long: dict | None = None, alpha: float = 0.05) -> str:
+    "`replication` as a markdown list, one claim a line."
+    return '\n'.join(f"- **{r.claim}** ({r.where}): *{r.verdict}*. {r.evidence}." for r in replication(res, res_long, alpha).itertuples())
+
+# %% ../nbs/09_experiment.ipynb #9ed2bd65
+def compare_budgets(res: dict, res_long: dict, alpha: float = 0.05) -> pd.DataFrame:
+    "Every row of two runs that differ in budget, on the same test clips: steps, top-1 with its interval in each, the change, McNemar's p between the two."
+    out = {}
+    for name, r in res['rows'].items():
+        if name not in res_long['rows'] or r['kind'] == 'baseline': continue
+        a, b = r['center'], res_long['rows'][name]['center']
+        s, p = paired_test(res_long, name, name, other=res, alpha=alpha)
+        steps = [x['rows'][name].get('train', {}).get('max_steps') for x in (res, res_long)]
+        out[name] = {'steps': '–' if steps[0] is None else f"{steps[0]} → {steps[1]}",
+                     'top-1 [95% CI]': f"{_pct(a['top1_accuracy'])} {_ci(a['top1_ci'])}", 'longer budget': f"{_pct(b['top1_accuracy'])} {_ci(b['top1_ci'])}",
+                     'change': f"{100 * (b['top1_accuracy'] - a['top1_accuracy']):+.1f}", 'McNemar p': _p(p), 'verdict': {'>': 'better', '<': 'worse', '≈': 'not told apart'}[s]}
+    return pd.DataFrame(out).T
+
+def budget_markdown(res: dict, res_long: dict, alpha: float = 0.05) -> str:
+    "`compare_budgets` as markdown."
+    t = compare_budgets(res, res_long, alpha)
+    return _md(['', *t.columns], [[n, *map(str, r)] for n, r in t.iterrows()])
 
 # %% ../nbs/09_experiment.ipynb #7f707584
 def plot_histories(res: dict):

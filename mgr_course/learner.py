@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .config import CFG, Config, default_device, data_dir, autocast_dtype
 from .files import atomic_write, file_lock
 from .data import clip_table, dataset_root, check_splits
-from .datasets import make_loader, DecodedClips, AugmentBank, BankCrops, ClipCrops, content_key
+from .datasets import make_loader, DecodedClips, AugmentBank, BankCrops, ClipCrops, task_key
 from .models import GenreClassifier, build_model, network_spec
 
 # %% auto #0
@@ -331,19 +331,19 @@ def step_budget(name: str, steps_per_epoch: int, cfg: Config | None = None, step
     return max(1, round(total * network_spec(name).budget))
 
 # %% ../nbs/06_learner.ipynb #218e9a31
-_BUDGET_FIELDS = ('dataset', 'train_steps', 'patience')   # a run may continue with a larger budget; the dataset is keyed by content
+_BUDGET_FIELDS = ('dataset', 'train_steps', 'patience')   # a run may continue with a larger budget; the dataset is keyed by its task
 
 def _digest(obj) -> str: return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 def run_identity(name: str, clips: pd.DataFrame, cfg: Config | None = None) -> dict:
-    "What a trained network depends on: its name and architecture, the dataset's content, and every setting but the budget."
+    "What a trained network depends on: its name and architecture, the task (`task_key`: files, genres, splits), and every setting but the budget."
     cfg = cfg or CFG
-    ident = dict(network=name, dataset=content_key(clips), settings=_digest({k: v for k, v in asdict(cfg).items() if k not in _BUDGET_FIELDS}))
+    ident = dict(network=name, dataset=task_key(clips, cfg.genres), settings=_digest({k: v for k, v in asdict(cfg).items() if k not in _BUDGET_FIELDS}))
     if name: ident['architecture'] = _digest(repr(build_model(name, cfg)))     # its layers, kernels and strides, as the code builds them
     return ident
 
 def runs_dir(cfg: Config | None = None, clips: pd.DataFrame | None = None) -> Path:
-    "The folder of run folders for `cfg.dataset`'s content and settings: data_dir()/runs/<dataset folder>-<key>."
+    "The folder of run folders for `cfg.dataset`'s task and settings: data_dir()/runs/<dataset folder>-<key>."
     cfg = cfg or CFG
     clips = clip_table(cfg, progress=False) if clips is None else clips
     ident = run_identity('', clips, cfg)

@@ -66,20 +66,39 @@ def test_results_record_machine_and_times(run):
     assert m['cpu'] in md and 'Wall time' in md
 
 
-def test_table1_quotes_every_paper_cell(run):
+def _cells(md):
+    return {(row := [c.strip() for c in line.strip('|').split('|')])[0]: row[1:] for line in md.splitlines()[2:]}
+
+def test_table1_quotes_every_paper_cell_and_only_those(run):
+    "Every cell the paper's Table I gives, beside ours; '–' where it gives none (its ensembles' weights, our baseline)."
     res, _ = run
-    lines = table1_markdown(res).splitlines()[2:]
-    assert len(lines) == len(res['rows'])
-    for line in lines:
-        name, *cells = [c.strip() for c in line.strip('|').split('|')]
-        paper = [c.split(' / ')[0] for i, c in enumerate(cells) if i not in (2, 3)]     # multi-crop and McNemar cells are ours only
-        if name == BASELINE: assert paper[0].startswith('not in the paper')
-        else: assert '–' not in ' '.join(paper), line
+    main, other = _cells(table1_markdown(res)), _cells(experiment.table1_metrics_markdown(res))
+    assert set(main) == set(other) == set(res['rows'])
+    for name in res['rows']:
+        paper = [main[name][0]] + [c.split(' / ')[0] for c in other[name]]
+        if name == BASELINE: assert set(paper) == {'–'}
+        elif name in dict(CFG.ensembles):
+            assert paper[1] == '–' and '–' not in paper[:1] + paper[2:] and other[name][0].split(' / ')[1].startswith('Σ ')
+        else: assert '–' not in paper, (name, paper)
+
+def test_results_keep_every_clip_prediction(run):
+    "results.json keeps each row's predicted genre per test clip, enough to redo McNemar's test from the file alone."
+    res, tmp = run
+    saved = load_results(tmp/'out')
+    n = res['clips']['test']
+    assert len(saved['test_clips']['track_ids']) == len(saved['test_clips']['labels']) == n
+    for name, row in saved['rows'].items():
+        for crops in ('center', 'multicrop'):
+            assert len(row['predicted'][crops]) == n
+            assert np.mean(experiment.clip_correct(saved, name, crops)) == pytest.approx(row[crops]['top1_accuracy'])
+        if name != REFERENCE:
+            p = experiment.paired_test(saved, name, REFERENCE)[1]
+            assert p == pytest.approx(row['center'][f'mcnemar_p_vs_{REFERENCE}'])
 
 
 def test_relative_path_uses_the_data_folder(tmp_path, monkeypatch):
     monkeypatch.setenv('MGR_DATA', str(tmp_path))
-    assert relative_path(tmp_path/'fma'/'000'/'000002.mp3') == '$MGR_DATA/fma/000/000002.mp3'
+    assert relative_path(tmp_path/'fma'/'000'/'000002.mp3') == '<data>/fma/000/000002.mp3'
     assert relative_path('/somewhere/else/clip.wav') == 'clip.wav'
 
 
