@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .config import CFG, Config
-from .data import load_audio
+from .data import load_audio, check_splits
 from .features import MFCC
 
 # %% auto #0
@@ -32,11 +32,7 @@ def clip_mean_mfcc(y, cfg: Config | None = None) -> np.ndarray:
 
 # %% ../nbs/03a_baseline.ipynb #b0a1c014
 def _check_splits(clips: pd.DataFrame, K: int):
-    counts = clips.split.value_counts()
-    for s in ('training', 'test'):
-        if not counts.get(s, 0):
-            raise ValueError(f"mfcc_baseline: the clip table has no {s} clips (splits: {counts.to_dict()}); "
-                             f"it needs a training and a test split, as clip_table() gives")
+    check_splits(clips, ('training', 'test'), 'mfcc_baseline')
     bad = sorted(set(clips.label) - set(range(K)))
     if bad: raise ValueError(f"mfcc_baseline: labels {bad} are outside 0..{K - 1} (cfg.genres has {K} genres)")
     small = clips.genre[clips.label.map(clips.label.value_counts()) < 2].unique()

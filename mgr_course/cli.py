@@ -6,13 +6,14 @@ Docs: https://mgr-course.github.io/mgr_course/cli.html.md"""
 
 # %% ../nbs/10_cli.ipynb #a469d32a
 from __future__ import annotations
-import argparse, math, os, sys, tempfile
+import argparse, math, os, re, shlex, sys
 from pathlib import Path
 from .config import CFG, Config
 
 # %% auto #0
-__all__ = ['DEBUG_HELP', 'DEVICE_COMMANDS', 'positive_int', 'positive_float', 'cmd_download', 'cmd_generate', 'cmd_scan',
-           'cmd_train', 'cmd_evaluate', 'cmd_ensemble', 'cmd_predict', 'cmd_reproduce', 'parser', 'error_message',
+__all__ = ['DEBUG_HELP', 'DEVICE_COMMANDS', 'MAX_CLIP_SECONDS', 'PREDICT_HELP', 'positive_int', 'positive_float', 'int_in',
+           'float_in', 'folder_arg', 'dataset_arg', 'file_arg', 'cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train',
+           'cmd_evaluate', 'cmd_ensemble', 'cmd_predict', 'cmd_reproduce', 'OneLineParser', 'parser', 'error_message',
            'main']
 
 # %% ../nbs/10_cli.ipynb #daa3dffd
@@ -31,35 +32,77 @@ def _names(names, allowed, what):
     if bad: raise SystemExit(f"mgr: unknown {what} {', '.join(bad)}; choose from {', '.join(allowed)}")
     return names or list(allowed)
 
-def _writable(folder, option: str) -> Path:
-    "`folder`, created if needed, once a file can be written in it; else an error naming it and the option that points elsewhere."
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix='.write-probe-'); os.close(fd); os.unlink(probe)
-    except OSError as e:
-        raise OSError(f"cannot write in {folder} ({os.strerror(e.errno).lower() if e.errno else e}): pass {option} a folder you may "
-                      f"write to (or set MGR_DATA to a writable data folder); nothing was written") from e
-    return folder
+def _check_data_dir():
+    "MGR_DATA, when set, names a folder (or a path where one can be made): checked before any work."
+    v = os.environ.get('MGR_DATA', '')
+    if v and Path(v).expanduser().exists() and not Path(v).expanduser().is_dir():
+        raise SystemExit(f"mgr: MGR_DATA={v} is a file, not a folder: set MGR_DATA to a folder for the course's data (or unset it to use data/)")
+
+def _number(text: str, kind, lo, hi, what: str):
+    "`text` as a `kind` in [lo, hi] (either may be None), else an argparse error that says the allowed range."
+    try: x = kind(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if not math.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi):
+        rng = (f" from {lo:g} to {hi:g}" if lo is not None and hi is not None else f" of at least {lo:g}" if lo is not None
+               else f" of at most {hi:g}" if hi is not None else '')
+        raise argparse.ArgumentTypeError(f"{text} is not {what}{rng}")
+    return x
 
 def positive_int(text: str) -> int:
     "An argparse type: a whole number above 0."
-    try: n = int(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n <= 0: raise argparse.ArgumentTypeError(f"{text} is not above 0")
-    return n
+    return _number(text, int, 1, None, 'a whole number')
 
 def positive_float(text: str) -> float:
     "An argparse type: a finite number above 0 (no nan, no inf)."
-    try: x = float(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(x) or x <= 0: raise argparse.ArgumentTypeError(f"{text} is not a finite number above 0")
+    x = _number(text, float, None, None, 'a finite number')
+    if x <= 0: raise argparse.ArgumentTypeError(f"{text} is not a finite number above 0")
     return x
+
+def int_in(lo: int, hi: int | None = None):
+    "An argparse type: a whole number from `lo` to `hi` (no upper bound if None)."
+    def f(text: str) -> int: return _number(text, int, lo, hi, 'a whole number')
+    f.__name__ = f'whole number from {lo}' + (f' to {hi}' if hi is not None else '')
+    return f
+
+def float_in(lo: float, hi: float):
+    "An argparse type: a finite number from `lo` to `hi`."
+    def f(text: str) -> float: return _number(text, float, lo, hi, 'a number')
+    f.__name__ = f'number from {lo:g} to {hi:g}'
+    return f
+
+def folder_arg(must_exist: bool):
+    "An argparse type: a folder (not a file); with `must_exist`, one that is there."
+    def f(text: str) -> str:
+        if not text.strip(): raise argparse.ArgumentTypeError("an empty path: give a folder")
+        p = Path(text).expanduser()
+        if p.exists() and not p.is_dir(): raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+        if must_exist and not p.exists(): raise argparse.ArgumentTypeError(f"{text}: no such folder")
+        return text
+    f.__name__ = 'folder'
+    return f
+
+def dataset_arg(must_exist: bool = True):
+    "An argparse type: 'synthetic', 'fma', or a folder holding fma_metadata/ and fma_small/ (with `must_exist`, one that is there)."
+    folder = folder_arg(must_exist)
+    def f(text: str) -> str:
+        if text in ('synthetic', 'fma'): return text
+        try: return folder(text)
+        except argparse.ArgumentTypeError as e: raise argparse.ArgumentTypeError(f"{e} (give 'synthetic', 'fma' or a folder holding fma_metadata/ and fma_small/)") from None
+    f.__name__ = 'dataset'
+    return f
+
+def file_arg(text: str) -> str:
+    "An argparse type: a path that is not empty (the file itself is checked by the command, which says what is wrong with it)."
+    if not text.strip(): raise argparse.ArgumentTypeError("an empty path: give an audio file")
+    return text
+
 
 # %% ../nbs/10_cli.ipynb #d6ab5b9b
 def cmd_download(args):
     "Download FMA (`--subset`, default small) into `--dest` and say how to use it."
     from mgr_course.data import download_fma
+    from mgr_course.files import writable_folder
+    if args.dest: writable_folder(args.dest, '--dest')      # before 7 GiB start to arrive
     root = download_fma(args.dest, subset=args.subset)
     name = 'fma' if args.dest is None else root
     print(f"FMA {args.subset} is ready in {root}: run the course on it with --data {name} (or MGR_DATASET={name})")
@@ -85,8 +128,11 @@ def cmd_train(args):
     from mgr_course.models import network_names
     from mgr_course.data import clip_table
     from mgr_course.learner import train_network
+    from mgr_course.files import writable_folder
     cfg = _config(args); names = _names(args.names, network_names(), 'network')
-    clips = clip_table(cfg); runs = _writable(_runs(args, cfg, clips), '--runs')
+    if args.runs: writable_folder(args.runs, '--runs')    # before the dataset is generated or scanned
+    clips = clip_table(cfg); runs = _runs(args, cfg, clips)
+    writable_folder(runs, _source(runs, args))          # before any training (the default run folder: under MGR_DATA)
     for name in names:
         s = train_network(name, cfg, clips=clips, runs=runs, steps=args.steps, epochs=args.epochs)
         print(f"{name}: {s['steps']} steps ({s['epochs']} epochs), weights of epoch {s['best_epoch']} kept (validation loss "
@@ -96,39 +142,43 @@ def _print_metrics(name, r):
     print(f"{name:>15}: top-1 {100*r['top1_accuracy']:5.1f}% | one-vs-rest acc. {100*r['one_vs_rest_accuracy']:5.1f}% | "
           f"precision {100*r['macro_precision']:5.1f}% | recall {100*r['macro_recall']:5.1f}% | F1 {100*r['paper_f1']:5.1f}%  ({r['crops']} crops, n={r['n']})")
 
+def _split_clips(args, cfg):
+    "The clean clips of `--data`, once `--split` holds some, and the folder of their run folders: what evaluate and ensemble share."
+    from mgr_course.data import clip_table, check_splits
+    clips = check_splits(clip_table(cfg), [args.split], f'`mgr {args.command} --split {args.split}`')
+    return clips, _runs(args, cfg, clips)
+
 def cmd_evaluate(args):
     "Print the metrics of the trained networks `names` on `--split`."
     from mgr_course.models import network_names
-    from mgr_course.data import clip_table
     from mgr_course.learner import load_trained
-    from mgr_course.data import check_splits
     from mgr_course.evaluation import evaluate
     cfg = _config(args); names = _names(args.names, network_names(), 'network')
-    clips = check_splits(clip_table(cfg), [args.split], f'`mgr {args.command} --split {args.split}`'); runs = _runs(args, cfg, clips)
+    clips, runs = _split_clips(args, cfg)
     for name in names:
         _print_metrics(name, evaluate(load_trained(runs/name, cfg, name=name), clips, args.split, cfg, crops=args.crops))
 
 def cmd_ensemble(args):
     "Print the metrics of the paper's ensembles `names` on `--split`."
-    from mgr_course.data import clip_table
     from mgr_course.evaluation import evaluate
     from mgr_course.ensemble import load_ensemble
-    from mgr_course.data import check_splits
     cfg = _config(args); names = _names(args.names, [n for n, _ in cfg.ensembles], 'ensemble')
-    clips = check_splits(clip_table(cfg), [args.split], f'`mgr {args.command} --split {args.split}`'); runs = _runs(args, cfg, clips)
+    clips, runs = _split_clips(args, cfg)
     for name in names:
         _print_metrics(name, evaluate(load_ensemble(name, runs, cfg), clips, args.split, cfg, crops=args.crops))
 
 def cmd_predict(args):
-    "Print a model's genre probabilities for the audio file `file`."
-    from mgr_course.predict import clip_probabilities
+    "Print a model's genre probabilities for the audio file `file`, and what they stand on: the dataset the networks learned, the crops averaged."
+    from mgr_course.predict import clip_probabilities, check_model, find_runs, trained_on
     from mgr_course.data import check_audio
     cfg = _config(args)
-    check_audio(args.file)                                # the file first: finding the run folder may mean scanning a dataset
-    p = clip_probabilities(args.file, _runs(args, cfg), cfg, names=[args.model])
+    check_audio(args.file); check_model(args.model, cfg)     # the file, then the name: before any run folder is looked for
+    runs = Path(args.runs) if args.runs else find_runs(cfg)   # from the saved models' identity: the dataset is not read
+    p = clip_probabilities(args.file, runs, cfg, names=[args.model])
     probs = p.loc[args.model].sort_values(ascending=False)
     print(f"{args.file}: {probs.index[0]} ({args.model})")
     for genre, v in probs.items(): print(f"  {genre:>13} {100*v:5.1f}%  {'#' * int(round(40*v))}")
+    print(_runnable(trained_on(args.model, runs, cfg, args.file), args))
 
 def cmd_reproduce(args):
     "Run the whole experiment and write Table I to `--out`."
@@ -137,10 +187,13 @@ def cmd_reproduce(args):
     from mgr_course.experiment import results_dir
     from mgr_course.data import dataset_root
     from mgr_course.config import data_dir
+    from mgr_course.files import writable_folder
     cfg = _config(args)
-    out = _writable(args.out or results_dir()/dataset_root(cfg).name, '--out')     # both checked before hours of training
-    _writable(args.runs or data_dir()/'runs', '--runs')
+    out = args.out or results_dir()/dataset_root(cfg).name
+    runs = args.runs or data_dir()/'runs'
+    for folder in (out, runs): writable_folder(folder, _source(folder, args))     # both checked before hours of training
     reproduce(cfg, out=out, runs=Path(args.runs) if args.runs else None, steps=args.steps, epochs=args.epochs)
+
 
 # %% ../nbs/10_cli.ipynb #fa4bcbb8
 def _budget_args(s):
@@ -151,23 +204,46 @@ def _budget_args(s):
 
 DEBUG_HELP = 'on an error, show the full traceback too (or set MGR_DEBUG=1)'
 DEVICE_COMMANDS = ('train', 'evaluate', 'ensemble', 'predict', 'reproduce')     # the commands that run a network
+MAX_CLIP_SECONDS = 30.0          # FMA's clips are 30 s: the stand-in's are no longer
+PREDICT_HELP = ("genre probabilities of an audio file (mp3, ogg, wav, flac): each model's softmax averaged over all the file's crops. "
+                "It also says what they stand on: the dataset the checkpoints were trained on, with its clips and the run's test top-1 "
+                "where a results.json records the run. On the synthetic default the networks learned the stand-in's made-up genres, "
+                "not real music: `mgr download`, then `mgr reproduce --data fma`, trains them on FMA")
+
+def _synthetic_limits() -> tuple[int, int]:
+    "The clips per genre the generator can make: one per split at least; at most as many distinct FMA-style track ids as it draws from."
+    from mgr_course.synthetic import split_sizes
+    lo = next(n for n in range(1, 100) if _fits(split_sizes, n))
+    return lo, (156_000 - 2) // len(CFG.genres)          # plan_dataset draws distinct track ids from 2 to 155,999
+
+def _fits(split_sizes, n) -> bool:
+    try: split_sizes(n, CFG.synthetic_valid_fraction, CFG.synthetic_test_fraction); return True
+    except ValueError: return False
+
+class OneLineParser(argparse.ArgumentParser):
+    "An ArgumentParser whose errors are one line: what was wrong with which option, and where to read more (not the usage block)."
+    def error(self, message): self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 def parser() -> argparse.ArgumentParser:
     "The `mgr` command line: one subcommand per step of the course."
-    p = argparse.ArgumentParser(prog='mgr', description='Music genre recognition with CNNs (Aloisi, Bogan, Zorzetto), step by step.')
+    p = OneLineParser(prog='mgr', description='Music genre recognition with CNNs (Aloisi, Bogan, Zorzetto), step by step.')
     p.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    def add(name, fn, help, data=True):
-        s = sub.add_parser(name, help=help, description=help); s.set_defaults(fn=fn)
+    def add(name, fn, help, data=True, need_data=True):
+        s = sub.add_parser(name, help=help.split('. ')[0], description=help); s.set_defaults(fn=fn)
         s.add_argument('--debug', action='store_true', default=argparse.SUPPRESS, help=DEBUG_HELP)
-        if data: s.add_argument('--data', help="dataset: 'synthetic' (default), 'fma' (what `mgr download` fetched) or a folder holding fma_metadata/ and fma_small/ (or set MGR_DATASET)")
+        if data: s.add_argument('--data', type=dataset_arg(need_data), help="dataset: 'synthetic' (default), 'fma' (what `mgr download` fetched) or a folder holding fma_metadata/ and fma_small/ (or set MGR_DATASET)")
         return s
-    s = add('download', cmd_download, 'download FMA small and its metadata (7.2 GiB), resumable and SHA-1 checked', data=False)
-    s.add_argument('--dest', help='folder to download into (default: the data folder, data/)'); s.add_argument('--subset', default='small')
-    s = add('generate', cmd_generate, "generate the synthetic stand-in for FMA small (FMA's exact layout)", data=False)
-    s.add_argument('--per-genre', type=positive_int, help=f'clips per genre (default {CFG.synthetic_per_genre})')
-    s.add_argument('--seconds', type=positive_float, help=f'clip length in seconds (default {CFG.synthetic_seconds:g})')
-    s.add_argument('--seed', type=int, help=f'random seed (default {CFG.synthetic_seed})')
+    s = add('download', cmd_download, 'download FMA small and its metadata (7.2 GiB), resumable and SHA-1 checked. From FMA\'s server, '
+            'or from a mirror: set MGR_FMA_URL to the mirror\'s base URL (the folder holding fma_metadata.zip and fma_small.zip)', data=False)
+    s.add_argument('--dest', type=folder_arg(False), help='folder to download into (default: the data folder, data/, or MGR_DATA)')
+    s.add_argument('--subset', default='small', choices=['small'], help="FMA's subset: small, the paper's (the only one with a published SHA-1 here)")
+    s = add('generate', cmd_generate, "generate the synthetic stand-in for FMA small (FMA's exact layout), in the data folder (data/, or MGR_DATA)", data=False)
+    lo, hi = _synthetic_limits()
+    s.add_argument('--per-genre', type=int_in(lo, hi), help=f'clips per genre, {lo} to {hi} (default {CFG.synthetic_per_genre})')
+    s.add_argument('--seconds', type=float_in(CFG.crop_seconds, MAX_CLIP_SECONDS),
+                   help=f'clip length in seconds, {CFG.crop_seconds:.2f} (one crop) to {MAX_CLIP_SECONDS:g} (default {CFG.synthetic_seconds:g})')
+    s.add_argument('--seed', type=int_in(0), help=f'random seed, 0 or more (default {CFG.synthetic_seed})')
     add('scan', cmd_scan, 'decode every clip and report those excluded (undecodable, empty, silent, too short)')
     from mgr_course.models import network_names      # the registry: a network registered there is offered here
     for name, fn, help, choices in (('train', cmd_train, 'train networks (resumes a killed run; a finished run is kept)', network_names()),
@@ -175,32 +251,75 @@ def parser() -> argparse.ArgumentParser:
                                     ('ensemble', cmd_ensemble, "evaluate the paper's ensembles, built from trained networks", [n for n, _ in CFG.ensembles])):
         s = add(name, fn, help)
         s.add_argument('names', nargs='*', metavar='NAME', help=f"any of {', '.join(choices)} (default: all)")
-        s.add_argument('--runs', help='folder of the run folders (default: data/runs/<dataset>-<key>)')
+        s.add_argument('--runs', type=folder_arg(name != 'train'), help='folder of the run folders (default: data/runs/<dataset>-<key>)')
         if name == 'train': _budget_args(s)
         else:
             s.add_argument('--split', default='test', choices=['training', 'validation', 'test'])
             s.add_argument('--crops', default='center', choices=['center', 'all'], help='the centre crop (as the paper) or all crops averaged')
-    s = add('predict', cmd_predict, 'genre probabilities of an audio file (mp3, ogg, wav, flac), from trained checkpoints')
-    s.add_argument('file', help='an audio file of at least one crop (about 6 s)')
+    s = add('predict', cmd_predict, PREDICT_HELP, need_data=False)
+    s.add_argument('file', type=file_arg, help='an audio file of at least one crop (about 6 s)')
     s.add_argument('--model', default=CFG.ensembles[0][0], help=f"a network or ensemble (default {CFG.ensembles[0][0]})")
-    s.add_argument('--runs', help='folder of the run folders (default: data/runs/<dataset>)')
+    s.add_argument('--runs', type=folder_arg(True), help="folder of the run folders (default: those under data/runs trained on --data, found "
+                                                         "from the saved models' identity: the dataset itself need not be there)")
     s = add('reproduce', cmd_reproduce, 'the main job: data, scan, the four networks, both ensembles, Table I')
-    s.add_argument('--out', help='results folder (default: results/<dataset>)'); s.add_argument('--runs', help='folder of the run folders')
+    s.add_argument('--out', type=folder_arg(False), help='results folder (default: results/<dataset>)')
+    s.add_argument('--runs', type=folder_arg(False), help='folder of the run folders')
     _budget_args(s)
     return p
 
-def error_message(e: BaseException) -> str:
-    "One line for an error: the library's own message; for a bare OS error, its file, its cause and what to do; for a bug, how to see it."
-    if isinstance(e, OSError) and e.filename and str(e).startswith('[Errno'):
-        from mgr_course.files import _HINTS
-        return f"{e.filename}: {(e.strerror or '').lower()} (errno {e.errno}); {_HINTS.get(e.errno, 'check the path and its permissions')}"
-    if isinstance(e, (OSError, ValueError, RuntimeError)): return str(e)       # bad input, a missing file, a full disk
-    return f"unexpected {type(e).__name__}: {e}; run the command again with --debug to see where, and please report it"
+
+# %% ../nbs/10_cli.ipynb #5147f6f8
+def _source(path, args) -> str:
+    "The option or environment variable that chose `path`: the innermost folder of the command line (or MGR_DATA, or the defaults) that holds it."
+    from mgr_course.config import data_dir, repo_root
+    p = Path(path).expanduser().absolute()
+    named = [(getattr(args, k, None), f'--{k}') for k in ('runs', 'out', 'dest')]
+    if getattr(args, 'data', None) not in (None, 'synthetic', 'fma'): named.append((args.data, '--data'))
+    named.append((data_dir(), 'MGR_DATA' if os.environ.get('MGR_DATA') else 'the data folder data/ (set MGR_DATA to choose another)'))
+    if repo_root(): named.append((repo_root()/'results', 'the default of --out (results/)'))
+    holders = [(Path(f).expanduser().absolute(), s) for f, s in named if f]
+    holders = [(f, s) for f, s in holders if p == f or f in p.parents]
+    return max(holders, key=lambda fs: len(fs[0].parts))[1] if holders else ''
+
+def _write_folder(args) -> Path:
+    "The folder a command writes to first: the one its options name, else the data folder."
+    from mgr_course.config import data_dir
+    return Path(next((v for v in (getattr(args, k, None) for k in ('runs', 'out', 'dest')) if v), data_dir()))
+
+_SUGGESTED = re.compile(r'`(mgr ([a-z]+)[^`]*)`')
+
+def _runnable(msg: str, args) -> str:
+    "`msg` with every `mgr ...` command it suggests carrying the --data and --runs the user gave, so that it runs as written (one that names its own --data is about another dataset, and is left as it is)."
+    subs = parser()._subparsers._group_actions[0].choices
+    def carry(m):
+        cmd, sub = m.group(1), subs.get(m.group(2))
+        if '--data' in cmd: return m.group(0)
+        for opt in ('--data', '--runs'):
+            v = getattr(args, opt[2:], None)
+            if v and sub is not None and opt in sub._option_string_actions and opt not in cmd: cmd += f' {opt} {shlex.quote(str(v))}'
+        return f'`{cmd}`'
+    return _SUGGESTED.sub(carry, msg)
+
+def error_message(e: BaseException, args: argparse.Namespace | None = None) -> str:
+    "One line for an error: the library's own message, naming the option or variable its path came from; for a bare OS error, its file, cause and fix; for a bug, how to see it."
+    from mgr_course.files import os_error_hint
+    if not isinstance(e, (OSError, ValueError, RuntimeError)):
+        return f"unexpected {type(e).__name__}: {e}; run the command again with --debug to see where, and please report it"
+    path = getattr(e, 'path', None) or getattr(e, 'filename', None)
+    msg = str(e)
+    if isinstance(e, OSError) and msg.startswith('[Errno'):
+        if path is None and args is not None: path = _write_folder(args)
+        msg = f"{path}: {(e.strerror or '').lower()} (errno {e.errno}); {os_error_hint(e.errno)}"
+    if args is None: return msg
+    src = _source(path, args) if isinstance(e, OSError) and path else ''
+    if src and src not in msg: msg += f" (that path comes from {src})"
+    return _runnable(msg, args)
 
 def main(argv: list[str] | None = None):
     "Run the `mgr` command line; an error prints one line that says what to do and exits 1; `--debug` (or MGR_DEBUG=1) adds the traceback."
     args = parser().parse_args(argv)
     debug = args.debug or os.environ.get('MGR_DEBUG', '') not in ('', '0')
+    _check_data_dir()
     try:
         if args.command in DEVICE_COMMANDS:
             from mgr_course.config import default_device
@@ -211,4 +330,5 @@ def main(argv: list[str] | None = None):
         sys.exit("mgr: interrupted; run the same command again to resume")
     except Exception as e:
         if debug: raise
-        sys.exit(f"mgr {args.command}: {error_message(e)}")
+        sys.exit(f"mgr {args.command}: {error_message(e, args)}")
+

@@ -157,7 +157,7 @@ def load_audio(path, sr: int = CFG.sample_rate, offset: int = 0, frames: int | N
     if offset < 0 or (frames is not None and frames < 0): raise ValueError(f"offset={offset}, frames={frames}: must be >= 0")
     try: size = path.stat().st_size
     except FileNotFoundError: raise AudioError(f"{path}: no such file") from None
-    if size == 0: raise AudioError(f"{path}: empty file (0 bytes)")
+    if size == 0: raise AudioError(f"{path}: empty file (0 bytes), so it cannot be decoded: copy, download or re-encode it again")
     try: f = sf.SoundFile(path)
     except (sf.LibsndfileError, sf.SoundFileError, RuntimeError): raise not_audio(path) from None
     try:
@@ -298,11 +298,12 @@ def check_splits(clips: pd.DataFrame, splits=SPLITS, need: str = 'this') -> pd.D
     counts = clips.split.value_counts()
     missing = [s for s in splits if counts.get(s, 0) == 0]
     if not missing: return clips
-    root = clips.attrs.get('root', '?')
-    raise MetadataError(f"the dataset at {root} has no clean clip in the {' or '.join(map(repr, missing))} split "
-                        f"(clean clips per split: {counts.to_dict() or 'none'}), and {need} needs {', '.join(map(repr, splits))} clips. "
-                        f"A track's split is its ('set', 'split') column in {root}/fma_metadata/tracks.csv: give that split some tracks "
-                        f"(FMA's own tracks.csv has all three), or see `mgr scan` for clips the scan excluded")
+    root = clips.attrs.get('root')
+    fix = (f"A track's split is its ('set', 'split') column in {root}/fma_metadata/tracks.csv: give that split some tracks "
+           f"(FMA's own tracks.csv has all three), or see `mgr scan` for clips the scan excluded") if root else "Use a clip table with every split, as clip_table() gives"
+    raise MetadataError(f"{f'the dataset at {root}' if root else 'the clip table'} has no {' or '.join(missing)} clips (no clean clip in the "
+                        f"{' or '.join(map(repr, missing))} split; clean clips per split: {counts.to_dict() or 'none'}), and {need} needs "
+                        f"{', '.join(map(repr, splits))} clips. {fix}")
 
 # %% ../nbs/01_data.ipynb #e8c364e4
 def fma_url(url: str | None = None, cfg: Config | None = None) -> str:

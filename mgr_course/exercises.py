@@ -39,7 +39,7 @@ class Exercise:
 
 EXERCISES: dict = {}
 
-def exercise(eid: str, question: str, tol: float = 1e-6, hint: str = '', mistakes=None, compare=None):
+def exercise(eid: str, question: str, tol: float = 1e-6, hint: str = '', mistakes: Callable | None = None, compare: Callable | None = None):
     "Register the decorated function as the worked solution of exercise `eid` (chapter.number, e.g. '03.1')."
     def register(f):
         EXERCISES[eid] = Exercise(question, f, tol, hint, mistakes, compare)

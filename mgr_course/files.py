@@ -14,19 +14,24 @@ import numpy as np
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['atomic_path', 'atomic_write', 'file_lock', 'parallel_map', 'DownloadError', 'ChecksumError', 'sha1_file', 'download',
-           'extracted_paths', 'extract_zip']
+__all__ = ['os_error_hint', 'atomic_path', 'atomic_write', 'writable_folder', 'file_lock', 'parallel_map', 'DownloadError',
+           'ChecksumError', 'sha1_file', 'download', 'extracted_paths', 'extract_zip']
 
 # %% ../nbs/00a_files.ipynb #2fd926b0
 _HINTS = {errno.ENOSPC: 'free space or choose another folder', errno.EDQUOT: 'free space (disk quota) or choose another folder',
           errno.EROFS: 'the filesystem is read-only: choose a writable folder', errno.EACCES: 'choose a folder you may write to',
           errno.EPERM: 'choose a folder you may write to', errno.EFBIG: 'the file is too big for this filesystem',
-          errno.EISDIR: 'a folder has that name: remove it or choose another name'}
+          errno.EISDIR: 'a folder has that name: remove it or choose another name',
+          errno.ENOTDIR: 'a file stands where a folder is expected: choose another folder'}
+
+def os_error_hint(code: int | None) -> str:
+    "What to do about an OS error of errno `code` met while writing (free space, choose a writable folder, ...)."
+    return _HINTS.get(code, 'check the path and its permissions')
 
 def _write_error(path, e: OSError) -> OSError:
-    "An OSError (same errno) whose message names `path`, the cause and what to do."
-    err = OSError(f"could not write {path}: {os.strerror(e.errno).lower()} (errno {e.errno}); {_HINTS[e.errno]}")
-    err.errno = e.errno
+    "An OSError (same errno; `path` kept as `.path`) whose message names `path`, the cause and what to do."
+    err = OSError(f"could not write {path}: {os.strerror(e.errno).lower()} (errno {e.errno}); {os_error_hint(e.errno)}")
+    err.errno, err.path = e.errno, str(path)
     return err
 
 def _fsync(path):
@@ -64,17 +69,45 @@ def _payload(path: Path, obj):
     except TypeError as e:
         raise TypeError(f"could not write {path}: {e}; convert it first (float(x), int(x), array.tolist())") from e
 
-def atomic_write(path, obj) -> Path:
-    "Write `obj` to `path` atomically: str as UTF-8, bytes raw, JSON for .json, np.save for .npy arrays, else torch.save."
-    path = Path(path)
-    data = _payload(path, obj)
-    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
+def _serialize(f, path: Path, obj, data):
+    "Write `obj` (or its bytes `data`) to the open file `f`; a writer's own failure (torch's '[enforce fail ...]') becomes an error naming `path`."
+    try:
         if data is not None: f.write(data)
         elif path.suffix == '.npy' and isinstance(obj, np.ndarray): np.save(f, obj, allow_pickle=False)
         else:
             import torch
             torch.save(obj, f)
+    except OSError as e: raise _write_error(path, e) if e.errno else e
+    except (RuntimeError, ValueError) as e:           # torch reports the OSError beneath it as a RuntimeError of its own
+        cause = e.__context__ or e.__cause__
+        if isinstance(cause, OSError) and cause.errno: raise _write_error(path, cause) from e
+        raise OSError(f"could not write {path} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); check the free space and "
+                      f"permissions of {path.parent}") from e
+
+def atomic_write(path, obj) -> Path:
+    "Write `obj` to `path` atomically: str as UTF-8, bytes raw, JSON for .json, np.save for .npy arrays, else torch.save."
+    path = Path(path)
+    data = _payload(path, obj)
+    with atomic_path(path) as tmp, open(tmp, 'wb') as f: _serialize(f, path, obj, data)
     return path
+
+# %% ../nbs/00a_files.ipynb #9f40e490
+def writable_folder(folder, source: str) -> Path:
+    "`folder`, once a file can be written in it (or, if it is not there yet, in the folder it would be made in); writes nothing. Else an OSError naming it, the cause and `source` (the option or variable that chose it)."
+    folder = Path(folder)
+    base = next(p for p in (folder, *folder.parents) if p.exists() or p == Path(p.anchor or '.'))
+    probe = base/f'.write-probe-{os.getpid()}'
+    try:
+        if not base.is_dir(): raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(base))
+        with open(probe, 'wb'): pass
+        probe.unlink()
+    except OSError as e:
+        err = OSError(f"cannot write in {folder} ({os.strerror(e.errno).lower() if e.errno else e}): {os_error_hint(e.errno)}; "
+                      f"the folder comes from {source}; nothing was written")
+        err.errno, err.path = e.errno, str(folder)
+        raise err from e
+    return folder
+
 
 # %% ../nbs/00a_files.ipynb #e73b0caa
 _LOCK_FDS = set()     # descriptors of the locks this process holds; parallel_map's workers close any they inherit

@@ -40,7 +40,7 @@ def peak_frequencies(freqs, mags) -> np.ndarray:
     return np.asarray(freqs)[np.asarray(mags).argmax(1)]
 
 # %% ../nbs/08a_interpret.ipynb #55de37f3
-def plot_responses(freqs, mags, ax=None, title: str | None = None, sort: bool = True):
+def plot_responses(freqs, mags, ax: plt.Axes | None = None, title: str | None = None, sort: bool = True):
     "Responses [C, F] as an image, one row per filter, sorted by peak frequency (lowest at the bottom): a learned or a mel filterbank."
     mags = np.asarray(mags)
     order = np.argsort(peak_frequencies(freqs, mags), kind='stable') if sort else np.arange(len(mags))
@@ -69,7 +69,7 @@ def occlusion_map(f, x: torch.Tensor, target: int, window: tuple = (16, 32), fil
     return (p0 - p).reshape(H // wh, W // ww)
 
 # %% ../nbs/08a_interpret.ipynb #b46237e2
-def plot_occlusion(spec, heat, ax=None, title: str | None = None, seconds: float | None = None, vmax: float | None = None):
+def plot_occlusion(spec, heat, ax: plt.Axes | None = None, title: str | None = None, seconds: float | None = None, vmax: float | None = None):
     "A log-mel spectrogram [H, W] in grey with an occlusion map [h, w] over it: red where hiding the region lowers the probability of the class."
     spec, heat = np.asarray(spec), np.asarray(heat)
     ax = ax or plt.subplots(figsize=(3.3, 2.2))[1]

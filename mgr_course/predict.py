@@ -6,6 +6,7 @@ Docs: https://mgr-course.github.io/mgr_course/predict.html.md"""
 
 # %% ../nbs/09a_predict.ipynb #3de42b0c
 from __future__ import annotations
+import glob
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -13,44 +14,47 @@ import soundfile as sf
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
-from .config import CFG, Config, default_device
+from .config import CFG, Config, default_device, data_dir, short_path, fixtures_dir
 from .models import network_names
-from .data import load_audio, crop_offsets, center_crop_offset, AudioError, SILENCE, clip_table, not_audio, quiet_decoder, check_audio
+from .data import load_audio, crop_offsets, center_crop_offset, AudioError, SILENCE, clip_table, not_audio, quiet_decoder, check_audio, dataset_root
 from .evaluation import crop_probabilities
-from .learner import load_trained, runs_dir
-from .ensemble import load_ensemble
+from .learner import load_trained, load_checkpoint, runs_dir, run_identity
+from .ensemble import load_ensemble, ensemble_members
+from .experiment import find_results, load_results
 
 # %% auto #0
-__all__ = ['audio_samples', 'stream_crops', 'SideBySide', 'trained_models', 'load_model', 'clip_probabilities', 'playground',
-           'playground_static']
+__all__ = ['audio_samples', 'stream_crops', 'SideBySide', 'find_runs', 'trained_models', 'check_model', 'load_model',
+           'clip_probabilities', 'trained_on', 'playground', 'playground_static']
 
 # %% ../nbs/09a_predict.ipynb #7025e2d6
 def audio_samples(path, sr: int | None = None) -> int:
     "The length of the audio file at `path` in samples at `sr` (default cfg's), read from its header without decoding it."
     sr = sr or CFG.sample_rate
-    if Path(path).is_dir(): raise not_audio(path)
-    if not Path(path).is_file(): raise AudioError(f"{path}: no such file")
+    check_audio(path)                                   # a missing file, a folder, or no audio: named here
     try:
         with quiet_decoder(): info = sf.info(str(path))
     except (sf.LibsndfileError, sf.SoundFileError, RuntimeError): raise not_audio(path) from None
     return info.frames * sr // info.samplerate
 
 def stream_crops(path, cfg: Config | None = None, block: int = 8):
-    "The non-overlapping crops of the file at `path`, as blocks [<= block, 1, crop_samples] decoded one at a time; refuses NaN audio and digital silence."
+    "The non-overlapping crops of the file at `path`, as blocks [<= block, 1, crop_samples] decoded one at a time; refuses NaN audio, silence and a constant signal."
     cfg, path = cfg or CFG, Path(path)
     n = cfg.crop_samples
     samples = audio_samples(path, cfg.sample_rate)
     if samples < n:
         raise AudioError(f"{path}: {samples / cfg.sample_rate:.2f} s of audio, but a prediction needs at least one crop of {cfg.crop_seconds:.2f} s")
-    offsets, peak = crop_offsets(samples, n), 0.0
+    offsets, peak, swing = crop_offsets(samples, n), 0.0, 0.0
     for i in range(0, len(offsets), block):
         k = len(offsets[i:i + block])
         with quiet_decoder(): y = load_audio(path, cfg.sample_rate, offset=offsets[i], frames=k * n)      # the crops of a block are contiguous
         if not np.isfinite(y).all(): raise AudioError(f"{path}: the audio holds NaN or infinite samples near {offsets[i] / cfg.sample_rate:.0f} s: repair or re-encode the file")
-        peak = max(peak, float(np.abs(y).max()))
+        peak, swing = max(peak, float(np.abs(y).max())), max(swing, float(y.reshape(k, n).std(1).max()))   # swing: the signal around its mean
         yield torch.from_numpy(y.reshape(k, 1, n))
     if peak < SILENCE:
-        raise AudioError(f"{path}: digital silence (peak {peak:.1e} < {SILENCE:.0e}): there is no music to classify; the dataset scan excludes such clips too")
+        raise AudioError(f"{path}: digital silence (peak {peak:.1e} < {SILENCE:.0e}): the file holds no usable audio signal, so there is no music to classify; the dataset scan excludes such clips too")
+    if swing < SILENCE:
+        raise AudioError(f"{path}: a constant level (peak {peak:.2g}, but every crop's deviation from its mean is below {SILENCE:.0e}): "
+                         f"the file holds no usable audio signal, so there is no music to classify")
 
 # %% ../nbs/09a_predict.ipynb #67cf7f87
 class SideBySide(nn.Module):
@@ -60,19 +64,45 @@ class SideBySide(nn.Module):
         self.models = nn.ModuleList(models)
     def forward(self, x: torch.Tensor) -> torch.Tensor: return torch.stack([m(x) for m in self.models], 1)
 
-def trained_models(runs: Path | None = None, cfg: Config | None = None) -> list[str]:
-    "The networks trained in `runs` (default `runs_dir(cfg)`), then the ensembles whose members all are."
+def _identity(model_pt) -> dict | None:
+    "The identity a saved model carries, or None for a file that is not one."
+    try: return load_checkpoint(model_pt)['identity']
+    except (RuntimeError, KeyError, OSError): return None
+
+def find_runs(cfg: Config | None = None) -> Path:
+    "The folder of run folders trained on `cfg.dataset` with `cfg`'s settings, found under `data_dir()/runs` by the saved models' own identity; reads no dataset."
     cfg = cfg or CFG
-    runs = Path(runs) if runs is not None else runs_dir(cfg)
+    name, runs = dataset_root(cfg).name, data_dir()/'runs'
+    settings = run_identity('', pd.DataFrame(columns=['genre', 'label', 'split', 'path', 'samples']), cfg)['settings']
+    found = {}
+    for folder in runs.glob(f'{glob.escape(name)}-*'):
+        pts = [p for p in folder.glob('*/model.pt') if (_identity(p) or {}).get('settings') == settings]
+        if pts: found[folder] = max(p.stat().st_mtime for p in pts)
+    if not found:
+        raise FileNotFoundError(f"no trained networks for the dataset {name} in {short_path(runs)}: train them first (`mgr reproduce`, "
+                                f"or `mgr train`), or give the folder that holds them (`--runs`, `runs=`)")
+    return max(found, key=found.get)                    # several (labels changed, say): the most recently trained
+
+def _runs(runs: Path | None, cfg: Config) -> Path: return Path(runs) if runs is not None else find_runs(cfg)
+
+def trained_models(runs: Path | None = None, cfg: Config | None = None) -> list[str]:
+    "The networks trained in `runs` (default `find_runs(cfg)`), then the ensembles whose members all are."
+    cfg = cfg or CFG
+    runs = _runs(runs, cfg)
     nets = [n for n in network_names() if (runs/n/'model.pt').exists()]
     return [*nets, *[n for n, members in cfg.ensembles if all(m in nets for m in members)]]
+
+def check_model(name: str, cfg: Config | None = None) -> str:
+    "`name`, once it is a network or one of `cfg`'s ensembles; else an error that lists them."
+    known = [*network_names(), *dict((cfg or CFG).ensembles)]
+    if name not in known: raise ValueError(f"{name!r} is neither a network nor an ensemble: choose one of {', '.join(known)}")
+    return name
 
 def load_model(name: str, runs: Path | None = None, cfg: Config | None = None) -> nn.Module:
     "The trained network or ensemble `name` from the run folders in `runs`; an unknown or untrained name says what to choose or train."
     cfg = cfg or CFG
-    runs = Path(runs) if runs is not None else runs_dir(cfg)
-    known = [*network_names(), *dict(cfg.ensembles)]
-    if name not in known: raise ValueError(f"{name!r} is neither a network nor an ensemble: choose one of {', '.join(known)}")
+    check_model(name, cfg)
+    runs = _runs(runs, cfg)
     if name in network_names() and not (runs/name/'model.pt').exists():
         raise FileNotFoundError(f"{name} has no trained run in {runs}: train it first (`mgr train {name}` or `mgr reproduce`); "
                                 f"trained there: {', '.join(trained_models(runs, cfg)) or 'none'}")
@@ -82,12 +112,47 @@ def clip_probabilities(path, runs: Path | None = None, cfg: Config | None = None
     "Each model's genre probabilities for the audio file `path`, the softmax averaged over all its crops: rows models, columns genres."
     cfg = cfg or CFG
     check_audio(path)                                   # a bad file is named before any model is looked for
-    runs = Path(runs) if runs is not None else runs_dir(cfg)
+    runs = _runs(runs, cfg)
     names = list(names) if names else trained_models(runs, cfg)
     if not names: raise FileNotFoundError(f"no trained networks in {runs}: run `mgr reproduce` (or `mgr train`) first")
     model = SideBySide([load_model(n, runs, cfg) for n in names]).to(default_device())
     p = crop_probabilities(model, stream_crops(path, cfg, block), batch_size=block)
     return pd.DataFrame(p.numpy(), index=names, columns=list(cfg.genres))
+
+# %% ../nbs/09a_predict.ipynb #94edb1c4
+def _results_of(name: str, runs: Path, cfg: Config, results=None):
+    "The results.json (and its path) whose row `name` was computed from exactly the networks saved in `runs` (same identities); else (None, None)."
+    members = ensemble_members(name, cfg) if name in dict(cfg.ensembles) else (name,)
+    ids = {m: _identity(runs/m/'model.pt') for m in members}
+    for p in find_results(results):
+        try: res = load_results(p)
+        except (OSError, ValueError): continue
+        rows = res.get('rows', {})
+        if name in rows and all(ids[m] is not None and rows.get(m, {}).get('train', {}).get('identity') == ids[m] for m in members): return res, p
+    return None, None
+
+def trained_on(name: str, runs: Path | None = None, cfg: Config | None = None, path: Path | None = None, results: Path | None = None) -> str:
+    "What the probabilities of `name` stand on, in words: the dataset its networks learned (clips, the run's test top-1 with its interval where a results.json records the run), the crops of `path` averaged, and a caveat for the synthetic stand-in; `results`: the folder of results folders (default `results_dir()`)."
+    cfg = cfg or CFG
+    runs = _runs(runs, cfg)
+    res, p = _results_of(name, runs, cfg, results)
+    prefix = f'{dataset_root(cfg).name}-'
+    data = Path(res['dataset_root']).name if res else runs.name[:-11] if runs.name.startswith(prefix) else None
+    what = f"{name} was trained on the dataset {data}" if data else f"{name} was trained on a dataset not named by its run folder {short_path(runs)}"
+    if res:
+        row, c = res['rows'][name]['multicrop'], res['clips']
+        what += (f" ({sum(c.values()):,} clips: {', '.join(f'{v:,} {k}' for k, v in c.items())}); its test top-1 there, all crops averaged: "
+                 f"{100 * row['top1_accuracy']:.1f}% [{100 * row['top1_ci'][0]:.1f}, {100 * row['top1_ci'][1]:.1f}] (95% Wilson, {short_path(p)})")
+    else: what += f" (its clips and test accuracy are unknown: no results.json records these networks; `mgr evaluate` measures them)"
+    lines = [what + '.']
+    if path is not None:
+        k = len(crop_offsets(audio_samples(path, cfg.sample_rate), cfg.crop_samples))
+        lines.append(f"The probabilities are the mean over {k} crop{'s' * (k != 1)} of {cfg.crop_seconds:.2f} s of {Path(path).name}.")
+    if (res and res['dataset'] == 'synthetic') or (data or '').startswith('synthetic-'):
+        lines.append("These networks learned the synthetic stand-in's made-up genres, not real music: on a real recording their genre means little. "
+                     "To train them on FMA: `mgr download`, then `mgr reproduce --data fma`.")
+    return '\n'.join(lines)
+
 
 # %% ../nbs/09a_predict.ipynb #2f81fb6d
 def _bars(p: pd.DataFrame, title: str, ax=None):
@@ -101,6 +166,11 @@ def _listen(row, cfg: Config, sr: int = 22_050):
     from IPython.display import Audio
     n = int(cfg.crop_seconds * sr)
     return Audio(load_audio(row.path, sr, offset=center_crop_offset(int(row.samples) * sr // cfg.sample_rate, n), frames=n), rate=sr)
+
+def _card(runs, cfg: Config) -> str:
+    "What the playground's first model stands on (`trained_on`), one paragraph."
+    names = trained_models(runs, cfg)
+    return trained_on(names[-1], runs, cfg).replace('\n', ' ') if names else ''
 
 def playground(clips: pd.DataFrame | None = None, cfg: Config | None = None, runs: Path | None = None, split: str = 'test'):
     "A widget: choose a clip of `split`, hear it, and see every trained model's genre probabilities."
@@ -116,7 +186,7 @@ def playground(clips: pd.DataFrame | None = None, cfg: Config | None = None, run
             row = rows.loc[pick.value]
             display(_listen(row, cfg)); _bars(clip_probabilities(row.path, runs, cfg), f"true genre: {row.genre}"); plt.show()
     pick.observe(show, names='value'); show()
-    return W.VBox([pick, out])
+    return W.VBox([W.HTML(_card(runs, cfg)), pick, out])
 
 def playground_static(clips: pd.DataFrame | None = None, cfg: Config | None = None, runs: Path | None = None, split: str = 'test', n: int = 3) -> pd.DataFrame:
     "For the website: `n` clips of `split` (different genres), each with its audio and every model's probabilities; returns them all."
@@ -124,7 +194,7 @@ def playground_static(clips: pd.DataFrame | None = None, cfg: Config | None = No
     cfg = cfg or CFG
     clips = clip_table(cfg, progress=False) if clips is None else clips
     rows = clips[clips.split == split].groupby('genre', sort=False).head(1).head(n)
-    display(Markdown("*Static view: in JupyterLab, `playground()` lets you choose any clip.*"))
+    display(Markdown("*Static view: in JupyterLab, `playground()` lets you choose any clip.*"), Markdown(_card(runs, cfg)))
     out = {}
     for track, row in rows.iterrows():
         p = out[track] = clip_probabilities(row.path, runs, cfg)

@@ -2,12 +2,13 @@
 Each test checks what the user sees: the exit status, one message naming the file or option, no traceback, nothing half-written.
 Some items are also tested closer to the code: the lock (test_files), run identity and checkpoints (test_learner), the
 read-only dataset folder (test_data), downloads (test_download), streaming and silence (test_predict)."""
-import json, os, shutil, signal, subprocess, sys, textwrap, time
+import json, os, re, shlex, shutil, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 import numpy as np, pytest, soundfile as sf, torch
 from mgr_course.config import CFG, available_devices
 from mgr_course.data import clip_table, scan_clip
 from mgr_course.learner import train_network, runs_dir
+from mgr_course.data import dataset_root
 from test_predict import MEASURE, tone
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,7 +16,8 @@ MGR = [str(Path(sys.executable).parent/'mgr')]     # the console script, as a us
 SR, N = CFG.sample_rate, CFG.crop_samples
 
 # `mgr` with some folders refusing every write (EROFS), as on a read-only disk, even for root (who ignores chmod); or, with
-# a `match`, refusing to write only files whose name holds it, with another errno (ENOSPC: a disk that fills mid-run).
+# a `match`, refusing to write only files whose name holds it, with another errno (ENOSPC: a disk that fills mid-run); with
+# `after`, letting such a file take that many bytes before the disk is full (the writer, torch.save or pathlib, fails).
 FAULTY_DISK = textwrap.dedent('''
     import builtins, errno, json, os, sys
     from pathlib import Path
@@ -36,7 +38,16 @@ FAULTY_DISK = textwrap.dedent('''
     def mkdir(f, *a, **k):
         if hit(f): raise err(f)
         return real_mkdir(f, *a, **k)
-    builtins.open, os.open, os.mkdir = open_, os_open, mkdir
+    if 'after' in spec:                             # the disk fills after that many bytes of a matching file: the writer itself fails
+        import io
+        class Filling(io.FileIO):
+            def write(self, b):
+                if self.tell() + len(memoryview(b).cast('B')) > spec['after']: raise OSError(code, os.strerror(code))
+                return super().write(b)
+        def open_(f, mode='r', *a, **k):
+            return Filling(f, 'wb') if hit(f) and mode == 'wb' else real_open(f, mode, *a, **k)
+        io.open = open_; builtins.open = open_
+    else: builtins.open, os.open, os.mkdir = open_, os_open, mkdir
     from mgr_course.cli import main
     main()
 ''')
@@ -98,7 +109,9 @@ def test_item02_same_folder_name_other_content_gets_other_runs(clips, tmp_path):
 
 # ------------------------------------------------------------------ 3. silence and NaN audio
 @pytest.mark.parametrize('samples, message', [(np.zeros(2 * N, np.float32), 'digital silence'),
-                                              (np.where(np.arange(2 * N) == N + 3, np.nan, 0.1).astype(np.float32), 'NaN')])
+                                              (np.where(np.arange(2 * N) == N + 3, np.nan, 0.1).astype(np.float32), 'NaN'),
+                                              (np.full(2 * N, 0.5, np.float32), 'no usable audio signal'),          # issue 22, item 5
+                                              ((-0.3 + 1e-6 * np.random.default_rng(0).standard_normal(2 * N)).astype(np.float32), 'no usable audio signal')])
 def test_item03_predict_refuses_silence_and_nan_by_name(runs, tmp_path, samples, message):
     wav = tmp_path/'clip.wav'; sf.write(wav, samples, SR, subtype='FLOAT')
     refused(mgr('predict', wav, '--model', 'Mel2DCNN', '--runs', runs), wav, message)
@@ -247,3 +260,80 @@ def test_debug_shows_the_traceback_only_when_asked(tmp_path, how, env):
     r = mgr(*how, 'predict', tmp_path/'song.mp3', '--runs', tmp_path, env={'MGR_DEBUG': '', **env})     # a file that is not there
     assert r.returncode == 1 and 'song.mp3: no such file' in r.stderr
     assert ('Traceback' in r.stderr) == bool(how or env), r.stderr
+
+
+# ================================================================== issue 22: a trained network stands without its data, every error
+# names its source, no genre for no signal (item 5: test_item03 above), suggested commands run as written
+SUGGESTED = re.compile(r'`(mgr [a-z]+[^`]*)`')
+
+def test_issue22_item4_predict_without_the_dataset_and_item6_suggestions_run_as_written(clips, tmp_path):
+    "Train a tiny network on a dataset folder, follow the suggestion to train the rest, delete the dataset: predict still works, reading nothing of it."
+    data, env = tmp_path/'mydata', {'MGR_DATA': tmp_path/'mgrdata'}
+    shutil.copytree(clips.attrs['root'], data)
+    wav = tone(tmp_path/'a.wav', 1.5 * N / SR)
+    r = mgr('train', 'Mel2DCNN', '--data', data, '--steps', '1', env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = mgr('predict', wav, '--data', data, env=env)                     # Ensemble1's members are not trained yet
+    refused(r, 'needs trained Raw1DCNN, MFCC2DCNN')
+    suggested = SUGGESTED.findall(r.stderr)
+    assert suggested and all(f'--data {data}' in c for c in suggested), r.stderr   # before: no --data
+    for cmd in suggested:
+        argv = shlex.split(cmd)[1:]
+        if argv[0] == 'reproduce': continue                               # the whole job: its --data is checked above
+        r = mgr(*argv, env=env)
+        assert r.returncode == 0, (cmd, r.stderr[-2000:])
+    shutil.rmtree(data)                                                   # the dataset is gone; its runs are not
+    r = mgr('predict', wav, '--data', data, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]                            # before: "tracks.csv not found" (the run folder's key scanned it)
+    assert 'Ensemble1 was trained on the dataset mydata' in r.stdout and 'mean over 1 crop of' in r.stdout, r.stdout
+    assert "synthetic stand-in's made-up genres" not in r.stdout
+    assert not data.exists() and sorted(p.name for p in (tmp_path/'mgrdata').iterdir()) == ['cache', 'runs']
+    r = mgr('predict', wav, env=env)                                      # the default dataset: never trained here, and not generated
+    refused(r, 'no trained networks for the dataset synthetic-', 'mgr reproduce')
+    assert sorted(p.name for p in (tmp_path/'mgrdata').iterdir()) == ['cache', 'runs'], 'predict generated a dataset'
+
+
+def test_issue22_item4_runs_copied_to_another_machine_say_what_they_learned(runs, tmp_path, monkeypatch):
+    "Runs copied into another data folder are found from their models alone; predict says the dataset, its size, the run's top-1 (from a results.json recording exactly these networks), the crops, and the stand-in's caveat."
+    from mgr_course import predict
+    from mgr_course.experiment import RESULTS_FORMAT
+    monkeypatch.setenv('MGR_DATA', str(tmp_path/'elsewhere'))
+    copy = tmp_path/'elsewhere'/'runs'/f'{dataset_root().name}-0123456789'
+    shutil.copytree(runs, copy)
+    assert predict.find_runs() == copy
+    wav = tone(tmp_path/'a.wav', 2.5 * N / SR)
+    card = predict.trained_on('Mel2DCNN', path=wav, results=tmp_path/'results')
+    assert f'trained on the dataset {dataset_root().name}' in card and 'unknown' in card and 'mean over 2 crops' in card
+    assert "learned the synthetic stand-in's made-up genres, not real music" in card and '`mgr reproduce --data fma`' in card
+    ident = torch.load(copy/'Mel2DCNN'/'model.pt', weights_only=True)['identity']
+    res = dict(format=RESULTS_FORMAT, dataset='synthetic', dataset_root=f'data/{dataset_root().name}', clips=dict(training=27, validation=8, test=8),
+               rows={'Mel2DCNN': dict(train=dict(identity=ident), multicrop=dict(top1_accuracy=0.625, top1_ci=[0.31, 0.86]))})
+    (tmp_path/'results'/'run').mkdir(parents=True); (tmp_path/'results'/'run'/'results.json').write_text(json.dumps(res))
+    card = predict.trained_on('Mel2DCNN', path=wav, results=tmp_path/'results')
+    assert '(43 clips: 27 training, 8 validation, 8 test)' in card and '62.5% [31.0, 86.0]' in card, card
+    res['rows']['Mel2DCNN']['train']['identity'] = {**ident, 'settings': 'other'}     # another run's results: not claimed for this one
+    (tmp_path/'results'/'run'/'results.json').write_text(json.dumps(res))
+    assert 'unknown' in predict.trained_on('Mel2DCNN', path=wav, results=tmp_path/'results')
+
+
+# ------------------------------------------------------------------ item 2: every error names its source
+def test_issue22_item2_disk_full_inside_torch_save_names_the_checkpoint_and_option(tmp_path):
+    runs = tmp_path/'runs'
+    r = mgr('train', 'Mel2DCNN', '--steps', '1', '--runs', runs, faulty=dict(folders=[runs], errno=28, match='checkpoint', after=2000))
+    refused(r, runs/'Mel2DCNN'/'checkpoint.pt', 'no space left on device', 'free space', '--runs')
+    assert 'enforce fail' not in r.stderr and 'unexpected pos' not in r.stderr, r.stderr      # before: torch's own words only
+    assert not [p for p in files_under(runs) if '.tmp' in p.name], 'a temporary file was left behind'
+
+
+def test_issue22_item2_disk_full_while_generating_names_the_folder_and_MGR_DATA(tmp_path):
+    r = mgr('generate', '--per-genre', '3', '--seconds', '7', env={'MGR_DATA': tmp_path},
+            faulty=dict(folders=[tmp_path], errno=28, match='.mp3', after=100))
+    refused(r, tmp_path, 'no space left on device', 'MGR_DATA')                                 # before: "[Errno 28] No space left on device"
+    assert not list(tmp_path.rglob('*.mp3')), 'a half-generated dataset was left behind'
+
+
+def test_issue22_item2_MGR_DATA_pointing_at_a_file(tmp_path):
+    f = tmp_path/'data.txt'; f.write_text('not a folder')
+    r = mgr('scan', env={'MGR_DATA': f})
+    refused(r, f'MGR_DATA={f}', 'is a file, not a folder')                                      # before: "cannot open the lock file ..."
+    assert 'lock' not in r.stderr
