@@ -133,3 +133,29 @@ def test_devices(monkeypatch):
     monkeypatch.delenv('MGR_DEVICE')
     want = 'cuda' if torch.cuda.is_available() else 'mps' if 'mps' in available_devices() else 'cpu'
     assert default_device().type == want
+
+
+def test_test_sizes_exactly(monkeypatch):
+    "The IN_TEST sizes the chapters and tests rely on (catches one of them dropped or changed)."
+    monkeypatch.setenv('IN_TEST', '1'); monkeypatch.delenv('MGR_DATASET', raising=False)
+    c = default_config()
+    assert (c.synthetic_per_genre, c.synthetic_seconds, c.train_steps, c.patience, c.batch_size, c.augment_views) == (6, 8.0, 12, 2, 8, 2)
+    assert repr(c) == 'Config(batch_size=8, train_steps=12, patience=2, augment_views=2, synthetic_per_genre=6, synthetic_seconds=8.0)'
+
+
+def test_cpu_model_with_a_colon_in_its_name(monkeypatch):
+    monkeypatch.setattr(config, '_cpuinfo', lambda: 'model name\t: AMD EPYC 7B13: 64-Core Processor\nflags\t: fpu\n')
+    assert cpu_model() == 'AMD EPYC 7B13: 64-Core Processor'
+
+
+def test_fixtures_outside_a_clone(monkeypatch):
+    monkeypatch.setattr(config, 'repo_root', lambda start=None: None)
+    with pytest.raises(FileNotFoundError, match=r"^the course's fixtures/ folder \(real FMA metadata and recordings\) ships with a clone "
+                                                 r"of the course, not with the installed package: run this from a clone$"):
+        fixtures_dir()
+
+
+def test_env_device_message_lists_the_devices(monkeypatch):
+    monkeypatch.setattr(config, 'available_devices', lambda: ['cpu', 'cuda', 'cuda:0'])
+    assert env_device('cuda:0') == torch.device('cuda:0') and env_device('cpu') == torch.device('cpu')
+    with pytest.raises(ValueError, match=r"set MGR_DEVICE to one of cpu, cuda, cuda:0, or unset it"): env_device('cuda:1')

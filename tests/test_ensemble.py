@@ -57,3 +57,13 @@ def test_ensemble_predictions_average_the_members():
     with pytest.raises(ValueError, match=msg): ensemble_predictions([a, dict(b, track_ids=np.array([7, 8, 10]))])
     with pytest.raises(ValueError, match=msg): ensemble_predictions([a, b, dict(c, labels=np.array([0, 1, 1]))])
     with pytest.raises(ValueError, match=r'^an ensemble needs the predictions of at least one member$'): ensemble_predictions([])
+
+
+def test_load_ensemble_reads_the_given_config(tmp_path, monkeypatch):
+    "An ensemble of the config it is given (catches the members or the default run folder taken from the default config)."
+    cfg = CFG.replace(ensembles=(('Mine', ('Mel2DCNN', 'MFCC2DCNN')),), lr=3e-4)
+    seen = []
+    monkeypatch.setattr(ens, 'load_trained', lambda run, cfg=None, name=None: torch.nn.Linear(3, CFG.n_classes))
+    monkeypatch.setattr(ens, 'runs_dir', lambda c: seen.append(c) or tmp_path)
+    for n in ('Mel2DCNN', 'MFCC2DCNN'): (tmp_path/n).mkdir(); (tmp_path/n/'model.pt').touch()
+    assert load_ensemble('Mine', cfg=cfg).names == ['Mel2DCNN', 'MFCC2DCNN'] and seen == [cfg]

@@ -7,7 +7,7 @@ import statsmodels.stats.contingency_tables as contingency
 from mgr_course.metrics import (confusion_matrix, class_counts, one_vs_rest_accuracy, macro_precision, macro_recall,
                                 paper_f1, top1_accuracy, macro_f1, paper_metrics, per_genre_table, plot_confusion,
                                 precision_per_class, wilson_interval, mcnemar_exact, two_proportion_p, top1_with_ci,
-                                top1_statistics, paper_table1, PAPER_TABLE1, plot_top1_ci)
+                                top1_statistics, paper_table1, PAPER_TABLE1, plot_top1_ci, top1_from_one_vs_rest)
 
 # 4 classes, hand-computed: rows true, columns predicted
 CM = np.array([[5, 1, 0, 0],
@@ -269,3 +269,10 @@ def test_wilson_and_two_proportion_values():
     assert wilson_interval(0, 8)[0] == 0.0 and wilson_interval(8, 8)[1] == 1.0 and 0 < wilson_interval(0, 8)[1] < 0.4
     assert two_proportion_p(30, 100, 50, 100) == pytest.approx(0.004, abs=5e-4)
     assert two_proportion_p(50, 100, 50, 100) == pytest.approx(1.0) and two_proportion_p(0, 5, 0, 7) == 1.0
+
+
+def test_top1_from_one_vs_rest_and_table_index():
+    "Eq. (5) inverted: the paper's 86.84% mean one-vs-rest accuracy over 8 genres means 47.36% top-1 (catches a changed formula)."
+    assert top1_from_one_vs_rest(0.8684) == pytest.approx(0.4736)
+    assert top1_from_one_vs_rest(0.75, n_classes=4) == pytest.approx(0.5) and top1_from_one_vs_rest(1.0) == 1.0
+    assert paper_table1().index.name == 'model'
