@@ -12,7 +12,8 @@ MUTANTS = Path(__file__).resolve().parents[1]/'mutants'/'mgr_course'
 def variants(module: str) -> dict:
     "Each function's source in mutants/, by name: x_f__mutmut_orig and every x_f__mutmut_N."
     src = (MUTANTS/f'{module}.py').read_text()
-    return {m.group(1): m.group(0) for m in re.finditer(r'\ndef (x_\w+?__mutmut_(?:orig|\d+))\(.*?(?=\ndef |\n[^\s#]|\Z)', src, re.S)}
+    pattern = r'\n[ \t]*def ((?:x_|x\u01c1)\S+?__mutmut_(?:orig|\d+))\(.*?(?=\n[ \t]*def |\n[^\s#]|\Z)'   # functions and methods
+    return {m.group(1): m.group(0) for m in re.finditer(pattern, src, re.S)}
 
 def changed_lines(funcs: dict, key: str) -> list[str]:
     name = key.rsplit('.', 1)[-1]

@@ -159,3 +159,15 @@ def test_env_device_message_lists_the_devices(monkeypatch):
     monkeypatch.setattr(config, 'available_devices', lambda: ['cpu', 'cuda', 'cuda:0'])
     assert env_device('cuda:0') == torch.device('cuda:0') and env_device('cpu') == torch.device('cpu')
     with pytest.raises(ValueError, match=r"set MGR_DEVICE to one of cpu, cuda, cuda:0, or unset it"): env_device('cuda:1')
+
+
+def test_cuda_precision_and_device_override_without_a_gpu(monkeypatch):
+    "The CUDA rule, with the GPU's answer stood in for: bf16 where supported, else fp16 (catches the rule inverted or skipped);"
+    " and $MGR_DEVICE reaches default_device (catches the variable's name changed)."
+    monkeypatch.delenv('MGR_PRECISION', raising=False)
+    for supported, want in [(True, torch.bfloat16), (False, torch.float16)]:
+        monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: supported)
+        assert autocast_dtype('cuda') == want and autocast_dtype('cuda:0') == want
+    monkeypatch.setattr(config, 'available_devices', lambda: ['cpu'])
+    monkeypatch.setenv('MGR_DEVICE', 'cuda:7')
+    with pytest.raises(ValueError, match="MGR_DEVICE is 'cuda:7'"): default_device()
