@@ -276,3 +276,13 @@ def test_top1_from_one_vs_rest_and_table_index():
     assert top1_from_one_vs_rest(0.8684) == pytest.approx(0.4736)
     assert top1_from_one_vs_rest(0.75, n_classes=4) == pytest.approx(0.5) and top1_from_one_vs_rest(1.0) == 1.0
     assert paper_table1().index.name == 'model'
+
+
+def test_small_and_empty_cases():
+    "One clip, no clips, equal precision and recall, a one-trial proportion, another confidence (each kills a surviving mutant)."
+    assert top1_accuracy(np.array([[1, 0], [0, 0]])) == 1.0                       # one clip, right
+    assert paper_f1(np.array([[1, 1], [1, 1]])) == 0.5                             # p = r = 0.5: p + r is not above 1
+    assert top1_with_ci(np.array([], int), np.zeros((0, 3))) == dict(top1=0.0, top1_ci=[0.0, 1.0], n=0)
+    assert two_proportion_p(1, 1, 0, 1) == pytest.approx(0.1573, abs=1e-4)         # n = 1 is a valid sample
+    labels = np.array([0, 1, 1, 0]); s = top1_statistics(labels, dict(Mel2DCNN=np.eye(2)[[0, 1, 0, 0]]), confidence=0.8)
+    assert s['Mel2DCNN']['top1_ci'] == list(wilson_interval(3, 4, 0.8))
