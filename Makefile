@@ -13,7 +13,7 @@ TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup reproduce chapters test lab docs clean-venv
+.PHONY: setup reproduce chapters test lab docs clean-venv mutants
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,17 @@ test: $(STAMP)
 	  exit 1; fi
 	@echo "== 3/3 pytest: every chapter, then tests/, then the website pages"
 	$(BIN)/python -m pytest tests
+
+## Mutation testing (slow, so not part of `make test`): mutmut changes one thing at a time in the modules where a wrong
+## number would mislead a reader, runs the fast tests that reach the change (setup.cfg, [mutmut]), and prints each module's
+## score (README, "Mutation testing"). One module: make mutants MUTATE=metrics; what survived: tests/mutation_score.py --survivors
+MUTATE ?= metrics evaluation ensemble baseline features predict config
+mutants: $(STAMP)
+	@for m in $(MUTATE); do \
+	  echo "== mutmut: mgr_course/$$m.py (log: mutants-$$m.log)"; \
+	  MGR_DATA=$${MGR_DATA:-$(CURDIR)/data} IN_TEST=1 OMP_NUM_THREADS=1 nice -n 19 $(BIN)/mutmut run "mgr_course.$$m.*" > mutants-$$m.log 2>&1; \
+	  $(BIN)/python tests/mutation_score.py $$m; \
+	done
 
 ## Open the chapters in JupyterLab.
 lab: $(STAMP)

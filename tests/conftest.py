@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent/'shared'/'fixtures'   # real FMA metadata and recordings, beside a checkout (absent in a fresh clone)
+FIXTURES = ROOT/'fixtures'   # real FMA metadata and recordings, shipped in the clone (the folder config.fixtures_dir() names)
 
 # Tests run with the chapters' small sizes (the same switch nbdev-test sets).
 os.environ.setdefault('IN_TEST', '1')
@@ -22,8 +22,9 @@ def pytest_collection_modifyitems(session, config, items):
 
 @pytest.fixture(scope='session')
 def fixtures_dir():
-    "The shared real-format fixtures; skips the test when they are not beside this checkout."
-    if not FIXTURES.is_dir(): pytest.skip(f'{FIXTURES} is absent (a fresh clone has no ../shared): real-format check skipped')
+    "The real-format fixtures shipped in the clone: the folder the chapters read (never skipped: a clone always has it)."
+    from mgr_course.config import fixtures_dir
+    assert fixtures_dir() == FIXTURES, f'the chapters read {fixtures_dir()}, the tests {FIXTURES}'
     return FIXTURES
 
 def proc_nbs(root: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:

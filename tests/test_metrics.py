@@ -1,5 +1,5 @@
 "Metrics against a hand-computed confusion matrix and scikit-learn on many class counts, the statistics against statsmodels, and bad inputs."
-import numpy as np
+import numpy as np, pandas as pd
 import pytest
 import sklearn.metrics as skm
 import statsmodels.stats.proportion as proportion        # statsmodels: a dev dependency (pyproject.toml)
@@ -7,7 +7,7 @@ import statsmodels.stats.contingency_tables as contingency
 from mgr_course.metrics import (confusion_matrix, class_counts, one_vs_rest_accuracy, macro_precision, macro_recall,
                                 paper_f1, top1_accuracy, macro_f1, paper_metrics, per_genre_table, plot_confusion,
                                 precision_per_class, wilson_interval, mcnemar_exact, two_proportion_p, top1_with_ci,
-                                top1_statistics, paper_table1, PAPER_TABLE1, plot_top1_ci)
+                                top1_statistics, paper_table1, PAPER_TABLE1, plot_top1_ci, top1_from_one_vs_rest)
 
 # 4 classes, hand-computed: rows true, columns predicted
 CM = np.array([[5, 1, 0, 0],
@@ -194,3 +194,95 @@ def test_plot_top1_ci():
     (line, *_), = [c.lines for c in ax.containers]                     # the dots
     assert line.get_xdata().tolist() == [0.5, 0.25]
     assert ax.get_xlabel() == 'top-1 accuracy'
+
+
+# --- what mutation testing (make mutants) found unguarded: each test names the mutants it kills ---
+
+
+def test_confusion_matrix_boundaries_and_messages():
+    "Catches `>=` turned into `>` (label K accepted), the labels quoted wrongly, and float labels not cast to whole numbers."
+    with pytest.raises(ValueError, match=r'^y_pred holds labels outside 0\.\.2: \[3\]$'): confusion_matrix([0, 1], [0, 3], 3)
+    with pytest.raises(ValueError, match=r'^y_true holds labels outside 0\.\.2: \[-1, 3\]$'): confusion_matrix([-1, 3, 3], [0, 1, 2], 3)
+    np.testing.assert_array_equal(confusion_matrix(np.array([0., 2.]), np.array([2., 2.]), 3), [[0, 0, 1], [0, 0, 0], [0, 0, 1]])
+    assert confusion_matrix([], [], 2).tolist() == [[0, 0], [0, 0]]
+
+
+def test_per_genre_table_values():
+    "Every column against the hand-computed counts of CM (catches a changed F1 formula, a dropped or renamed column, support)."
+    t = per_genre_table(CM, genres=list('abcd'))
+    want = pd.DataFrame(dict(precision=[5/8, 3/4, 4/5, 1/3], recall=[5/6, 3/6, 4/6, 1/2], f1=[10/14, 6/10, 8/11, 2/5],
+                             support=[6, 6, 6, 2]), index=pd.Index(list('abcd'), name='genre'))
+    pd.testing.assert_frame_equal(t, want, check_dtype=False)
+    assert t.support.dtype.kind == 'i'
+
+
+def test_paper_metrics_every_key():
+    "Labels and probabilities give the same dict, with every key (catches a key dropped or renamed, or shape[1] misread)."
+    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3])
+    pred = np.concatenate([np.repeat(np.arange(4), CM[i]) for i in range(4)])
+    want = dict(top1_accuracy=top1_accuracy(CM), one_vs_rest_accuracy=one_vs_rest_accuracy(CM), macro_precision=macro_precision(CM),
+                macro_recall=macro_recall(CM), paper_f1=paper_f1(CM), macro_f1=macro_f1(CM), n=20)
+    assert paper_metrics(labels, pred, 4) == want
+    assert paper_metrics(labels, np.eye(4)[pred]) == want                       # K taken from the probabilities' columns
+    assert paper_metrics(labels, np.eye(5)[pred])['n'] == 20 and paper_metrics(labels, np.eye(5)[pred])['macro_recall'] == pytest.approx(macro_recall(CM) * 4 / 5)
+
+
+def test_plot_confusion_shows_the_numbers():
+    "The heat map's cells and labels: row-normalised fractions (or counts), genres on both axes, title with top-1 and clips."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    ax = plot_confusion(CM, genres=list('abcd'))
+    shown = ax.collections[0].get_array().reshape(4, 4)
+    np.testing.assert_allclose(shown, CM / CM.sum(1, keepdims=True))
+    assert [t.get_text() for t in ax.texts][:4] == ['0.83', '0.17', '0.00', '0.00']
+    assert ax.collections[0].get_clim() == (0, 1)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list('abcd') == [t.get_text() for t in ax.get_yticklabels()]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ('predicted genre', 'true genre')
+    assert ax.get_title() == 'confusion matrix (top-1 65.0%, 20 clips)'
+    plt.close('all')
+    ax = plot_confusion(CM, genres=list('abcd'), normalize=False, title='counts')
+    np.testing.assert_array_equal(ax.collections[0].get_array().reshape(4, 4), CM)
+    assert [t.get_text() for t in ax.texts][:4] == ['5', '1', '0', '0'] and ax.get_title() == 'counts'
+    plt.close('all')
+    empty = plot_confusion(np.zeros((2, 2), int), genres=['x', 'y'])               # no clips: zeros, not NaN
+    assert np.isfinite(empty.collections[0].get_array()).all()
+    plt.close('all')
+
+
+def test_statistics_messages_name_their_argument():
+    "The errors name the argument at fault (catches names swapped or lost) and quote the offending values."
+    with pytest.raises(ValueError, match=r'^correct_a holds one correctness flag per clip'): mcnemar_exact(np.ones((2, 2)), [1, 0])
+    with pytest.raises(ValueError, match=r'^correct_b holds values other than True/False \(or 1/0\): \[0 1 2\]$'):
+        mcnemar_exact([1, 0, 1], [0, 1, 2])
+    with pytest.raises(ValueError, match=r'^correct_a has 2 clips but correct_b has 3'): mcnemar_exact([1, 0], [1, 0, 1])
+    with pytest.raises(ValueError, match=r'^k is a count, a non-negative whole number; got 1\.5$'): wilson_interval(1.5, 3)
+    with pytest.raises(ValueError, match=r'^n is a count'): wilson_interval(1, -3)
+    with pytest.raises(ValueError, match=r'^k1 = 5 of n1 = 3'): two_proportion_p(5, 3, 1, 3)
+    with pytest.raises(ValueError, match=r'^k2 = 1 of n2 = 0'): two_proportion_p(1, 3, 1, 0)
+    assert mcnemar_exact(np.array([1, 0, 1]), np.array([1, 1, 1])) == 1.0 and mcnemar_exact([True] * 3, [1, 1, 1]) == 1.0
+
+
+def test_wilson_and_two_proportion_values():
+    "Exact values (catches a changed z, centre or half-width, and the pooled standard error)."
+    lo, hi = wilson_interval(6, 8)
+    assert (lo, hi) == pytest.approx((0.4093, 0.9285), abs=1e-4)                 # statsmodels' proportion_confint(6, 8, method='wilson')
+    assert wilson_interval(0, 8)[0] == 0.0 and wilson_interval(8, 8)[1] == 1.0 and 0 < wilson_interval(0, 8)[1] < 0.4
+    assert two_proportion_p(30, 100, 50, 100) == pytest.approx(0.004, abs=5e-4)
+    assert two_proportion_p(50, 100, 50, 100) == pytest.approx(1.0) and two_proportion_p(0, 5, 0, 7) == 1.0
+
+
+def test_top1_from_one_vs_rest_and_table_index():
+    "Eq. (5) inverted: the paper's 86.84% mean one-vs-rest accuracy over 8 genres means 47.36% top-1 (catches a changed formula)."
+    assert top1_from_one_vs_rest(0.8684) == pytest.approx(0.4736)
+    assert top1_from_one_vs_rest(0.75, n_classes=4) == pytest.approx(0.5) and top1_from_one_vs_rest(1.0) == 1.0
+    assert paper_table1().index.name == 'model'
+
+
+def test_small_and_empty_cases():
+    "One clip, no clips, equal precision and recall, a one-trial proportion, another confidence (each kills a surviving mutant)."
+    assert top1_accuracy(np.array([[1, 0], [0, 0]])) == 1.0                       # one clip, right
+    assert paper_f1(np.array([[1, 1], [1, 1]])) == 0.5                             # p = r = 0.5: p + r is not above 1
+    assert top1_with_ci(np.array([], int), np.zeros((0, 3))) == dict(top1=0.0, top1_ci=[0.0, 1.0], n=0)
+    assert two_proportion_p(1, 1, 0, 1) == pytest.approx(0.1573, abs=1e-4)         # n = 1 is a valid sample
+    labels = np.array([0, 1, 1, 0]); s = top1_statistics(labels, dict(Mel2DCNN=np.eye(2)[[0, 1, 0, 0]]), confidence=0.8)
+    assert s['Mel2DCNN']['top1_ci'] == list(wilson_interval(3, 4, 0.8))

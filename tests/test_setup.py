@@ -17,9 +17,33 @@ def test_torchaudio_melspectrogram_runs():
     # a 440 Hz tone puts its energy in a low band, not at the top
     assert m[0].mean(-1).argmax() < CFG.n_mels // 3
 
+# A torchaudio whose compiled extension cannot load (as a CUDA torchaudio beside a CPU-only torch): the import of
+# torchaudio._extension raises OSError, whatever torchaudio is installed here.
+BROKEN_EXTENSION = """
+import sys, torch
+class Broken:
+    def find_spec(self, name, path=None, target=None):
+        if name == 'torchaudio._extension': raise OSError('libtorchaudio.so: cannot open shared object file (simulated)')
+sys.meta_path.insert(0, Broken())
+torch.version.cuda = {cuda!r}
+from mgr_course.config import import_torchaudio, CFG
+try: ta = import_torchaudio()
+except OSError: print('raised'); sys.exit(0)
+m = ta.transforms.MelSpectrogram(sample_rate=CFG.sample_rate, n_mels=8)(torch.randn(1, 4096))
+print('imported', tuple(m.shape))
+"""
+
 def _run(code):
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     return r.returncode, r.stdout.strip(), r.stderr
+
+def test_torchaudio_workaround_on_a_broken_extension():
+    "The workaround works where the extension fails on a CPU-only torch (catches removing it) and is limited to a CPU-only"
+    " torch: on a CUDA torch the OSError surfaces (catches a workaround that hides real installation problems)."
+    rc, out, err = _run(BROKEN_EXTENSION.format(cuda=None))
+    assert rc == 0 and out == 'imported (1, 8, 21)', err
+    rc, out, err = _run(BROKEN_EXTENSION.format(cuda='12.8'))
+    assert rc == 0 and out == 'raised', err
 
 def test_torchaudio_workaround_is_limited_to_cpu_torch():
     "Where torchaudio's extension fails to load on a CUDA torch, the OSError is a real problem: it must surface."
