@@ -21,9 +21,10 @@ from .interpret import kernel_responses, peak_frequencies
 
 # %% auto #0
 __all__ = ['EXERCISES', 'Exercise', 'exercise', 'mismatch', 'feedback', 'check', 'solution', 'crop_seconds', 'shifted_a',
-           'sine_snr_db', 'htk_filterbank', 'stft_frames', 'mfcc_by_hand', 'crops_per_clip', 'merged_stats',
-           'first_block_weights', 'mel_map_shape', 'classifier_weights', 'cosine_midway', 'overfit_steps', 'fastest_lr',
-           'top1_of_cm', 'mcnemar_by_hand', 'wilson_47_of_100', 'ensemble_of_two', 'weighted_ensemble',
+           'sine_snr_db', 'htk_filterbank', 'stft_frames', 'mfcc_by_hand', 'constant_classifier_top1',
+           'baseline_weights', 'crops_per_clip', 'merged_stats', 'first_block_weights', 'mel_map_shape',
+           'classifier_weights', 'cosine_midway', 'overfit_steps', 'fastest_lr', 'top1_of_cm', 'mcnemar_by_hand',
+           'wilson_47_of_100', 'top1_168_of_240', 'multicrop_average', 'ensemble_of_two', 'weighted_ensemble',
            'sine_kernel_peak', 'loo_1nn', 'most_mixed_pair', 'paper_mel_top1', 'clips_for_2_points']
 
 # %% ../nbs/11_exercises.ipynb #0cae56aa
@@ -142,6 +143,23 @@ def mfcc_by_hand() -> np.ndarray:
     basis[0] /= np.sqrt(2)
     return basis @ x
 
+# %% ../nbs/11_exercises.ipynb #f0bc04fe
+# --- chapter 03a: a baseline
+@exercise('03a.1', "With the `CFG.n_classes` genres of a balanced test set, what top-1 accuracy does a classifier score that always answers the same genre?",
+          tol=1e-9, hint='it is right on exactly the clips of that one genre',
+          mistakes=lambda: [(0.0, "it is right on every clip of the genre it always answers"),
+                            (1 - 1 / CFG.n_classes, "that is the share of clips it gets wrong")])
+def constant_classifier_top1():
+    return 1 / CFG.n_classes
+
+@exercise('03a.2', "The baseline is a multinomial logistic regression on the `CFG.n_mfcc` clip-mean MFCCs. How many numbers does it learn "
+          "for `CFG.n_classes` genres (weights and biases)? Compare with its row in Table I.", tol=0,
+          hint='one weight per coefficient and genre, and one bias per genre',
+          mistakes=lambda: [(CFG.n_mfcc * CFG.n_classes, "each genre also has a bias"),
+                            (CFG.n_mfcc + 1, "there is one set of weights per genre, not one in all")])
+def baseline_weights():
+    return (CFG.n_mfcc + 1) * CFG.n_classes
+
 # %% ../nbs/11_exercises.ipynb #372d1a04
 # --- chapter 04: datasets
 @exercise('04.1', "How many non-overlapping crops of `CFG.crop_samples` samples fit in a 30 s FMA clip at 44.1 kHz?", tol=0,
@@ -242,6 +260,22 @@ def wilson_47_of_100():
     k, n, z = 47, 100, norm.ppf(0.975)
     centre, half = (k + z * z / 2) / (n + z * z), z * math.sqrt(k * (n - k) / n + z * z / 4) / (n + z * z)
     return centre - half, centre + half
+
+# %% ../nbs/11_exercises.ipynb #ec6c4df7
+# --- chapter 07a: evaluation
+@exercise('07a.1', "A model gets 168 of a test split's 240 clips right. Its top-1 and the 95% Wilson interval, as (top-1, low, high)?", tol=1e-6,
+          hint='chapter 07: `wilson_interval(k, n)`',
+          mistakes=lambda: [((lambda p, h: (p, p - h, p + h))(0.7, 1.96 * math.sqrt(0.7 * 0.3 / 240)),
+                             "that is the Wald interval, p ± 1.96 sqrt(p(1-p)/n): Wilson's is not centred on p")])
+def top1_168_of_240():
+    return (168 / 240, *wilson_interval(168, 240))
+
+@exercise('07a.2', "Multi-crop evaluation: two crops of one clip give the genre probabilities [0.6, 0.4] and [0.2, 0.8]. The clip's probabilities?",
+          tol=1e-9, hint='average the crops\' softmax outputs',
+          mistakes=lambda: [([0.6, 0.4], "that is the first crop alone: every crop counts"),
+                            ([0.0, 1.0], "a vote gives no probabilities: average the crops' probabilities")])
+def multicrop_average():
+    return np.mean([[0.6, 0.4], [0.2, 0.8]], axis=0)
 
 # %% ../nbs/11_exercises.ipynb #401ede8c
 # --- chapter 08: ensembles
