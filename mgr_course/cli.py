@@ -178,7 +178,7 @@ def cmd_predict(args):
     probs = p.loc[args.model].sort_values(ascending=False)
     print(f"{args.file}: {probs.index[0]} ({args.model})")
     for genre, v in probs.items(): print(f"  {genre:>13} {100*v:5.1f}%  {'#' * int(round(40*v))}")
-    print(_runnable(trained_on(args.model, runs, cfg, args.file), args))
+    print(_runnable(trained_on(args.model, runs, cfg, args.file), args), file=sys.stderr)   # stdout keeps the result alone, for scripts
 
 def cmd_reproduce(args):
     "Run the whole experiment and write Table I to `--out`."
