@@ -18,13 +18,14 @@ RUN_NUMBERS = [
     (re.compile(rf'{NUM}\s?%'), 'a percentage'),
     (re.compile(r'±\s?\d'), 'a ± width'),
     (re.compile(r'\bp\s?(?:=|<|>|≤|≥|≈|&lt;|&gt;)\s?0?\.\d', re.I), 'a p-value'),
-    (re.compile(rf'{NUM}\s+(?:(?!(?:k?Hz|times)\b)[a-z][a-z-]{{2,}}\s+){{0,2}}?(?:clips?|tracks?|songs?|steps?|epochs?)\b', re.I), 'a count'),
+    (re.compile(rf'(?<!chapter ){NUM}\s+(?:(?!(?:k?Hz|times)\b)[a-z][a-z-]{{2,}}\s+){{0,2}}?(?:clips?|tracks?|songs?|steps?|epochs?)\b', re.I), 'a count'),
     (re.compile(rf'{NUM}\s*(?:s|secs?|seconds?|min|minutes?|h|hours?|ms|MB|GB|GiB|MiB|KB|points?)\b', re.I), 'a duration or size'),
     (re.compile(rf'\bloss(?:es)? (?:of |is |was |falls to |reaches |from )?{NUM}', re.I), 'a loss'),
     (re.compile(rf'\b{SPELLED}\s+(?:of an?\s+)?(?:seconds?|minutes?|hours?)\b', re.I), 'a spelled-out duration'),
 ]
 QUOTES_THE_PAPER = re.compile(r"\bsection [IVX]+|\bTable I\b|\bFig\. ?\d+|\(\s*[IVX]+(?:\.[A-Z])?\s*\)")
 NOT_A_RUN = re.compile(r'<!--\s*not a run:\s*\S.*?-->', re.S)
+EXERCISE = re.compile(r'\*\*\d+[a-z]?\.\d+\*\*')      # an exercise's question (`**07.2** ...`): its numbers are the question's data
 
 CONSTANTS = {   # the flagged text -> why it is not a run's number
     '5.9 s': "a crop: 2**18 samples at 44.1 kHz (config)", '30 s': "an FMA clip's length (config clip_seconds)",
@@ -51,7 +52,7 @@ CONSTANTS = {   # the flagged text -> why it is not a run's number
     '20 numbers per clip': "the config's 20 MFCCs", '0.7%': "our CRNN's weight count against the paper's (architecture arithmetic)",
     '64 time steps': "the architecture's time steps (see '64 steps')", '800 test clips': "FMA small's test split",
     '20%': "the mel scales' gap, arithmetic on their formulas (03)", '2%': "LRScheduleCB's final learning rate, a fraction of cfg.lr",
-    '1.6 GiB': "FMA metadata, extracted", '7 GiB': "the size of fma_small.zip, rounded",
+    'two seconds': "the length of the audio players (08a)", '1.6 GiB': "FMA metadata, extracted", '7 GiB': "the size of fma_small.zip, rounded",
 }
 
 def sentences(md: str):
@@ -66,7 +67,7 @@ def prose(s: str) -> str:
 
 def typed_run_numbers(md: str) -> list[tuple[str, str, str]]:
     "(text, kind, sentence) for every number in markdown `md` that reads like a run's and is not excused."
-    if NOT_A_RUN.match(md.lstrip()): return []
+    if NOT_A_RUN.match(md.lstrip()) or EXERCISE.match(md.lstrip()): return []
     out = []
     for s in sentences(md):
         if QUOTES_THE_PAPER.search(s): continue
@@ -110,6 +111,8 @@ def test_what_is_excused_is_excused():
     assert not typed_run_numbers("<!-- not a run: a made-up example -->\nB is right on 25 of 30 clips, 2.5 points.")
     assert not typed_run_numbers("Run `mgr reproduce --steps 2000` for 4 times the budget.")        # code is not prose
     assert typed_run_numbers("<!-- a comment -->\nB is right on 25 of 30 clips, 2.5 points.")      # only the marker excuses
+    assert not typed_run_numbers("**07a.1** (quick). A model gets 168 of a test split's 240 clips right.")   # an exercise's data
+    assert typed_run_numbers("It gets 168 of the 240 clips right (**07a.1**).")                     # only a question opens so
 
 
 def test_the_readme_results_are_generated():
