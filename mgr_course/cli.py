@@ -222,6 +222,9 @@ def _fits(split_sizes, n) -> bool:
 
 class OneLineParser(argparse.ArgumentParser):
     "An ArgumentParser whose errors are one line: what was wrong with which option, and where to read more (not the usage block)."
+    # argparse builds each subcommand's parser with this class too, passing its own keywords
+    def __init__(self, prog: str | None = None, description: str | None = None, **kwargs):
+        super().__init__(prog=prog, description=description, **kwargs)
     def error(self, message): self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 def parser() -> argparse.ArgumentParser:

@@ -228,7 +228,7 @@ def table1_markdown(res: dict) -> str:
     t, ref = table1(res), res.get('reference', REFERENCE)
     rows = [[name, _pct(r[('top1_accuracy', 'paper')]), f"**{_pct(r[('top1_accuracy', 'ours')])}** {_ci(r[('top1_accuracy', 'ours 95% CI')])}",
              _pct(r[('top1_accuracy', 'multi-crop')]), _p(r[(f'mcnemar_p_vs_{ref}', 'centre')])] for name, r in t.iterrows()]
-    return _md(['', 'paper top-1', 'our top-1 [95% CI]', 'multi-crop', f'p vs {ref}'], rows)
+    return _md(['', 'paper', 'ours [95% CI]', 'multi-crop', f'p vs {ref}'], rows)
 
 def table1_metrics_markdown(res: dict) -> str:
     "The rest of Table I as two markdown tables, each cell `paper / ours`: weights (Σ: an ensemble's members' sum; the paper gives none) and the one-vs-rest accuracy; then precision, recall and F1 (8), in %."
