@@ -277,7 +277,7 @@ def _inflated(res, alpha) -> tuple[str, str]:
     gaps = {n: r['center']['one_vs_rest_accuracy'] - r['center']['top1_accuracy'] for n, r in res['rows'].items()}
     exact = all(abs(r['center']['one_vs_rest_accuracy'] - (1 - 2 * (1 - r['center']['top1_accuracy']) / K)) < 1e-9 for r in res['rows'].values())
     return ('holds' if exact and min(gaps.values()) > 0 else 'does not hold'), \
-           f"every row's one-vs-rest accuracy is 1 - 2(1 - top-1)/{K}, {100 * min(gaps.values()):.1f} to {100 * max(gaps.values()):.1f} points above its top-1"
+           f"Every row's one-vs-rest accuracy is 1 - 2(1 - top-1)/{K}, {100 * min(gaps.values()):.1f} to {100 * max(gaps.values()):.1f} points above its top-1"
 
 def _genres(res, alpha) -> tuple[str, str]:
     nets = [n for n, r in res['rows'].items() if r['kind'] == 'network']
