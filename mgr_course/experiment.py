@@ -17,7 +17,7 @@ from .datasets import DecodedClips, AugmentBank
 from .models import count_weights, network_names
 from .files import atomic_write
 from .learner import train_network, runs_dir, load_trained, plot_history, step_budget
-from .metrics import plot_confusion, paper_table1, mcnemar_exact
+from .metrics import plot_confusion, paper_table1, mcnemar_exact, recall_per_class
 from .evaluation import predict_clips, metrics_row
 from .ensemble import ensemble_predictions
 from .baseline import mfcc_baseline
@@ -25,9 +25,9 @@ from .baseline import mfcc_baseline
 # %% auto #0
 __all__ = ['RESULTS_FORMAT', 'METRICS', 'REFERENCE', 'BASELINE', 'PAPER_COLUMNS', 'REPLICATION', 'results_dir', 'relative_path',
            'machine_info', 'score_rows', 'clip_predictions', 'clip_correct', 'reproduce', 'times_line', 'write_results',
-           'load_results', 'find_results', 'table1', 'table1_markdown', 'table1_metrics_markdown', 'findings',
-           'paired_test', 'replication', 'replication_markdown', 'compare_budgets', 'budget_markdown', 'plot_histories',
-           'plot_confusions']
+           'load_results', 'main_results', 'find_results', 'table1', 'table1_markdown', 'table1_metrics_markdown',
+           'findings', 'paired_test', 'replication', 'replication_markdown', 'compare_budgets', 'budget_markdown',
+           'plot_histories', 'plot_confusions']
 
 # %% ../nbs/09_experiment.ipynb #45eef65b
 RESULTS_FORMAT = 3          # bump when results.json changes shape; load_results refuses other formats with a message
@@ -187,6 +187,13 @@ def load_results(path) -> dict:
                          f"{RESULTS_FORMAT}: run the main job again (`mgr reproduce`) to rewrite it")
     return res
 
+def main_results(folder: Path | None = None) -> tuple[dict | None, dict | None]:
+    "The main job's results under `folder` (default `results_dir()`): the run at the default budget, and one at another budget on the same dataset (None where absent)."
+    found = [load_results(p) for p in sorted(find_results(folder))]
+    default = next((r for r in found if r['budget']['steps'] is None and r['budget']['epochs'] is None), None)
+    other = next((r for r in found if r is not default and default is not None and r['dataset'] == default['dataset']), None)
+    return default, other
+
 def find_results(folder: Path | None = None) -> list[Path]:
     "Every results.json under `folder` (default `results_dir()`), newest first."
     folder = Path(folder) if folder is not None else results_dir()
@@ -283,7 +290,7 @@ def _genres(res, alpha) -> tuple[str, str]:
     nets = [n for n, r in res['rows'].items() if r['kind'] == 'network']
     best = max(nets, key=lambda n: _top1(res, n))
     cm = np.array(res['rows'][best]['center']['confusion'])
-    rec = pd.Series(np.diag(cm) / cm.sum(1), index=res['config']['genres']).sort_values()
+    rec = pd.Series(recall_per_class(cm), index=res['config']['genres']).sort_values()
     seen = f"{best}'s recall is highest for {rec.index[-1]} ({_pct(rec.iloc[-1])}), lowest for {rec.index[0]} ({_pct(rec.iloc[0])}) and {rec.index[1]} ({_pct(rec.iloc[1])})"
     if res['dataset'] == 'synthetic': return 'cannot be tested on the stand-in', seen + ": the stand-in's genres are as hard as its generator makes them (chapter 01a), not as music is"
     ok = rec.index[-1] == 'Hip-Hop' and {'Electronic', 'Instrumental'} == set(rec.index[:2])

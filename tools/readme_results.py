@@ -6,18 +6,12 @@ Replaces what lies between the two `<!-- results -->` markers of README.md with 
 is stale; tests/test_prose.py runs it. `make chapters` runs it after re-executing the chapters."""
 import re, sys
 from pathlib import Path
-from mgr_course.experiment import (find_results, load_results, table1_markdown, findings, budget_markdown, replication_markdown,
+from mgr_course.experiment import (main_results, table1_markdown, findings, budget_markdown, replication_markdown,
                                    compare_budgets, times_line)
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN = '<!-- results: written by tools/readme_results.py from results/*/results.json; do not edit by hand -->'
 END = '<!-- /results -->'
-
-def runs(folder=ROOT/'results'):
-    "The default run and the one with a longer budget (None if absent)."
-    found = [load_results(p) for p in sorted(find_results(folder))]
-    default = next(r for r in found if r['budget']['steps'] is None and r['budget']['epochs'] is None)
-    return default, next((r for r in found if r is not default and r['dataset'] == default['dataset']), None)
 
 def _run_line(res) -> str:
     m, c = res['machine'], res['config']
@@ -36,7 +30,8 @@ def _fma_estimate(res) -> str:
             f"on this machine, after the one-time decode and augmentation caches.")
 
 def section() -> str:
-    res, longer = runs()
+    res, longer = main_results(ROOT/'results')
+    if res is None: raise SystemExit("no results of the main job at the default budget in results/: run `make reproduce`")
     out = [BEGIN, '', _run_line(res), '', table1_markdown(res), '',
            "What these test clips support (McNemar's exact test against the Mel CNN on the same clips):", '', findings(res), '',
            times_line(res) + '.', '', _fma_estimate(res), '']
