@@ -14,8 +14,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['os_error_hint', 'atomic_path', 'atomic_write', 'writable_folder', 'file_lock', 'parallel_map', 'DownloadError',
-           'ChecksumError', 'sha1_file', 'download', 'extracted_paths', 'extract_zip']
+__all__ = ['os_error_hint', 'atomic_path', 'atomic_write', 'writable_folder', 'human_bytes', 'NotEnoughSpace', 'free_bytes',
+           'ensure_free_space', 'file_lock', 'parallel_map', 'DownloadError', 'ChecksumError', 'sha1_file', 'download',
+           'extracted_paths', 'extract_zip']
 
 # %% ../nbs/00a_files.ipynb #2fd926b0
 _HINTS = {errno.ENOSPC: 'free space or choose another folder', errno.EDQUOT: 'free space (disk quota) or choose another folder',
@@ -107,6 +108,34 @@ def writable_folder(folder, source: str) -> Path:
         err.errno, err.path = e.errno, str(folder)
         raise err from e
     return folder
+
+
+# %% ../nbs/00a_files.ipynb #3a6e43a9
+def human_bytes(n: float) -> str:
+    "A size in bytes as a user reads it: '812 B', '3.4 MB', '21.2 GB' (powers of 1000, as disks are sold)."
+    n = float(n)
+    for unit in ('B', 'kB', 'MB', 'GB', 'TB'):
+        if abs(n) < 1000 or unit == 'TB': return f"{n:.0f} {unit}" if unit == 'B' else f"{n:.1f} {unit}"
+        n /= 1000
+
+class NotEnoughSpace(OSError):
+    "A folder's filesystem cannot hold what a job is about to write (errno ENOSPC): raised before anything is written."
+
+def free_bytes(folder) -> int:
+    "Bytes free to this user on the filesystem of `folder` (of its nearest existing parent when it is not there yet)."
+    folder = Path(folder).expanduser().absolute()
+    base = next(p for p in (folder, *folder.parents) if p.exists())
+    return shutil.disk_usage(base).free
+
+def ensure_free_space(folder, needed: int, what: str, source: str, margin: int = 100 * 10**6) -> Path:
+    "`folder`, if its filesystem has `needed` bytes free plus `margin`; else `NotEnoughSpace` naming `what`, the sizes and `source`."
+    free = free_bytes(folder)
+    if free < needed + margin:
+        err = NotEnoughSpace(f"{what} needs {human_bytes(needed)} in {folder} but only {human_bytes(free)} is free "
+                                           f"there (the folder comes from {source}): free space or choose another folder; nothing was written")
+        err.errno, err.path = errno.ENOSPC, str(folder)
+        raise err
+    return Path(folder)
 
 
 # %% ../nbs/00a_files.ipynb #e73b0caa
