@@ -25,8 +25,8 @@ from .datasets import SPLITS, Batch, item_rng
 
 # %% auto #0
 __all__ = ['CACHE_VERSION', 'CODECS', 'ZST_MAGIC', 'SHARE', 'file_fingerprint', 'files_key', 'task_key', 'clip_key', 'quantize',
-           'cache_dir', 'shard_path', 'encode_shard', 'read_shard', 'Shards', 'cache_usage', 'cache_summary',
-           'clear_cache']
+           'cache_dir', 'cache_where', 'shard_path', 'encode_shard', 'read_shard', 'Shards', 'cache_usage',
+           'cache_summary', 'clear_cache']
 
 # %% ../nbs/04a_cache.ipynb #3a2469da
 CACHE_VERSION = 3      # bump when what a cache holds changes meaning: every old cache gets a new key (3: one FLAC file per clip)
@@ -72,6 +72,11 @@ def quantize(y: np.ndarray) -> tuple[np.ndarray, float]:
 def cache_dir() -> Path:
     "Where the caches live: `data_dir()/cache`, one folder per kind of shard."
     return data_dir()/'cache'
+
+def cache_where() -> str:
+    "The cache folder as a message names it: relative to the clone when inside it, else in full (so that `du` and `rm` can use it)."
+    s = short_path(cache_dir())
+    return str(cache_dir()) if s.startswith('<') else s
 
 CODECS = ('flac', 'zst')
 ZST_MAGIC = b'MGRZ'
@@ -127,7 +132,7 @@ def read_shard(path, row: int = 0, offset: int = 0, frames: int = -1) -> tuple[n
     return q, meta['scales'][row]
 
 # %% ../nbs/04a_cache.ipynb #aa2ffb06
-SHARE = dict(flac=0.75, zst=0.9)   # a shard's expected size over int16's, for the disk check (measured: about 0.55 and 0.8 here)
+SHARE = dict(flac=0.7, zst=0.85)   # a shard's size over int16's, at most about: the disk check's estimate (measured: 0.55 and 0.77 here)
 
 def _build_shard(job) -> int:
     "Build one shard file if it is missing: `job = (make, args, path, sample_rate)`, `make(args) -> (int16 rows, scales)`; returns its size."
@@ -178,7 +183,7 @@ class Shards:
         if not missing: return {}
         if not self.cache: return {i: e for i in missing if (e := self._try_get(i, tuple(skip)))}
         self.check_space(missing)
-        if progress: print(f"caching {len(missing)} clips ({self.kind}): about {human_bytes(self.estimate(missing))} in {short_path(cache_dir())}", file=sys.stderr)
+        if progress: print(f"caching {len(missing)} clips ({self.kind}): up to about {human_bytes(self.estimate(missing))} in {cache_where()}", file=sys.stderr)
         errors = parallel_map(_try_build, [(self.make, self.jobs[i], self.path(i), self.sample_rate, tuple(skip)) for i in missing], n_jobs,
                               progress, desc=desc or f'caching {len(missing)} clips ({self.kind})', chunksize=1)
         return {i: e for i, e in zip(missing, errors) if e}
@@ -221,9 +226,9 @@ def cache_usage() -> pd.DataFrame:
 def cache_summary() -> str:
     "One line: what the caches hold, where, and the commands that list and delete them."
     u = cache_usage()
-    if not len(u): return f"caches: none in {short_path(cache_dir())}"
+    if not len(u): return f"caches: none in {cache_where()}"
     parts = ', '.join(f"{r.kind} {human_bytes(r.bytes)}" for r in u.itertuples())
-    return (f"caches: {human_bytes(u.bytes.sum())} in {short_path(cache_dir())} ({parts}); `mgr cache --list` shows them, "
+    return (f"caches: {human_bytes(u.bytes.sum())} in {cache_where()} ({parts}); `mgr cache --list` shows them, "
             f"`mgr cache --clear` deletes them (they are rebuilt when needed)")
 
 def clear_cache() -> int:

@@ -21,7 +21,7 @@ from .config import CFG, Config, default_device, data_dir, autocast_dtype, short
 from .files import atomic_write, file_lock, human_bytes
 from .data import clip_table, dataset_root, check_splits
 from .datasets import make_loader
-from .cache import task_key, cache_dir
+from .cache import task_key, cache_where
 from .bank import DecodedClips, AugmentBank, BankCrops, ClipCrops
 from .models import GenreClassifier, build_model, network_spec
 
@@ -49,8 +49,8 @@ def training_loaders(clips: pd.DataFrame, cfg: Config | None = None, progress: b
     todo, valid_todo = bank.shards.missing(), [i for i in np.flatnonzero(decoded.splits == 'validation') if not decoded.shards.path(i).exists()]
     bank.shards.check_space(todo); decoded.shards.check_space(valid_todo)          # refuse now, not when the disk fills
     if progress and todo:
-        print(f"caches: the views of {len(todo)} training clips (about {human_bytes(bank.shards.estimate(todo))} in "
-              f"{short_path(cache_dir())}) are built as the first epoch reads them, so it is slower than the next", file=sys.stderr)
+        print(f"caches: the views of {len(todo)} training clips (up to about {human_bytes(bank.shards.estimate(todo))} in "
+              f"{cache_where()}) are built as the first epoch reads them, so it is slower than the next", file=sys.stderr)
     train, valid = BankCrops(bank), ClipCrops(decoded, 'validation')              # the validation clips are decoded here, in parallel
     return (make_loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed), make_loader(valid, cfg.batch_size, shuffle=False))
 
