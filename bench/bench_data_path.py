@@ -20,6 +20,11 @@ machine shared with other work makes every time longer.
 import argparse, json, os, shutil, sys, time, datetime
 from pathlib import Path
 
+def _shown(p: Path) -> str:
+    "The dataset folder as the results show it: relative to here when inside, else `data/<name>` (where `mgr generate` puts it)."
+    try: return str(p.relative_to(Path.cwd()))
+    except ValueError: return f"data/{p.name}"
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('dataset', type=Path)
@@ -74,7 +79,7 @@ def main():
     rows = [measure_network(name, batch, a.steps, precision, loader=train_dl) for name in network_names()]
     res = dict(dataset=dataset.name, clips=n, splits=splits, clip_seconds=round(float(clips.samples.mean()) / CFG.sample_rate, 1),
                cpu=cpu_model(), cores=os.cpu_count(), torch=torch.__version__, load_average=round(os.getloadavg()[0], 1),
-               date=datetime.date.today().isoformat(), command=f"python bench/bench_data_path.py {a.dataset}",
+               date=datetime.date.today().isoformat(), command=f"python bench/bench_data_path.py {_shown(dataset)}",
                scan_s=round(t_scan, 1), first_step_s=round(t_first, 1), fill_s=round(t_fill, 1), filled_shards=filled,
                batch_read_s=round(t_batch, 4),
                cache_bytes={k: int(v) for k, v in usage.bytes.items()}, mp3_bytes=mp3, old_design_bytes=old,

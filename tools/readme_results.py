@@ -99,9 +99,12 @@ def cost_section() -> str:
             f"{build * 1000:.0f} ms of building per clip; training at each network's measured seconds per step fed by the caches, "
             f"for the paper's budget (20 epochs of the {train_share:.0%} training clips in batches of 32; the late-fusion CRNN 10). "
             f"*Reading crops alone* is the CPU time of reading the batches from the caches with nothing else to do: the floor a "
-            f"GPU step cannot go below while one process reads; with N processes (`torchrun --nproc-per-node N`) each reads its "
-            f"share. The GPU rows are not measured (no GPU was lent to this project's runs); on one, the networks' arithmetic stops "
-            f"being the bottleneck and reading, then building the caches (CPU-bound, parallel over cores) take its place.", '', COST_END]
+            f"GPU step cannot go below while one process reads. **One GPU** (not measured: no GPU was lent to this project's runs): "
+            f"the networks' arithmetic stops being the bottleneck, and the budget takes at least that last column, plus the caches' "
+            f"building (CPU-bound). **N GPUs** with `torchrun --nproc-per-node N`: each process reads only its share of every batch, "
+            f"so the reading floor divides by N as long as there are cores for the N readers; the caches are built once, shared "
+            f"by every process; what grows is the all-reduce of the gradients at every step (a few hundred thousand weights: "
+            f"small beside a batch of audio).", '', COST_END]
     return '\n'.join(out)
 
 def updated(text: str) -> str:
