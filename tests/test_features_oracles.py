@@ -8,7 +8,7 @@ import torch
 import librosa
 import scipy.fft
 from mgr_course.config import CFG, import_torchaudio
-from mgr_course.features import (dct_matrix, power_to_db, sinc_lowpass_kernel, LogMelSpectrogram, MFCC, RawAudio, RawAndMFCC,
+from mgr_course.features import (dct_matrix, power_to_db, mel_band_edges, mel_filterbank, sinc_lowpass_kernel, LogMelSpectrogram, MFCC, RawAudio, RawAndMFCC,
                                  FRONTENDS)
 
 torchaudio = import_torchaudio()
@@ -126,11 +126,32 @@ def test_raw_and_mfcc_is_both_views_of_the_config():
 def test_error_messages_name_the_module(module):
     "The messages whole, with the module's name (catches the name lost, `NoneType` in its place); MFCC's checks are its log-mel's."
     name, m = 'LogMelSpectrogram' if module is MFCC else module.__name__, module()
-    with pytest.raises(ValueError, match=rf'^{name} expects a batch of mono waveforms \[batch, 1, time\], got shape \(4096,\): '):
+    with pytest.raises(ValueError, match=rf'^{name} expects a batch of mono waveforms \[batch, 1, time\], got shape \(4096,\): '
+                                         r'a single clip \[time\] needs x\[None, None\], a batch \[batch, time\] needs x\[:, None\]$'):
         m(torch.zeros(4096))
+    with pytest.raises(TypeError, match=rf'^{name} expects a torch.Tensor of waveforms \[batch, 1, time\], got ndarray$'):
+        m(np.zeros((1, 1, 4096), np.float32))
     with pytest.raises(ValueError, match=rf'^{name} was built for 44100 Hz audio but got 22050 Hz: resample it first '):
         m(torch.zeros(1, 1, 4096), sample_rate=22_050)
     with pytest.raises(TypeError, match=rf'^{name} expects floating-point samples, got torch.int16$'):
         m(torch.zeros(1, 1, 4096, dtype=torch.int16))
     if module is not RawAudio:
         with pytest.raises(ValueError, match=rf'^LogMelSpectrogram needs at least 513 samples per waveform, got 100$'): m(torch.zeros(1, 1, 100))
+        assert m(torch.zeros(1, 1, 513)).shape[-1] == 1                       # n_fft // 2 + 1 samples: enough for one frame
+
+
+def test_logmel_settings_reach_the_filter_bank_and_the_floor():
+    "f_min, top_db and the mel scale's lower edge as given, not the config's (catches each ignored): the band edges against"
+    " librosa's mel_frequencies above 300 Hz, the filter bank built from them, no floor with top_db=None, a 20 dB floor."
+    e = mel_band_edges(40, 300.0, 8000.0, 'slaney').numpy()
+    np.testing.assert_allclose(e, librosa.mel_frequencies(42, fmin=300.0, fmax=8000.0), rtol=1e-9)
+    np.testing.assert_allclose(mel_band_edges(40, 300.0, 8000.0, 'htk').numpy(), librosa.mel_frequencies(42, fmin=300.0, fmax=8000.0, htk=True), rtol=1e-9)
+    m = LogMelSpectrogram(f_min=300.0, scale='slaney')
+    torch.testing.assert_close(m.filterbank, mel_filterbank(f_min=300.0, scale='slaney').float())
+    x = noise(4096); x[..., :2048] = 0                                       # silent first half: a range far beyond 80 dB
+    power = LogMelSpectrogram().mel_power(x)
+    for top_db in [None, 20.0]:
+        got = LogMelSpectrogram(top_db=top_db)(x)
+        torch.testing.assert_close(got, power_to_db(power, top_db))
+        span = float(got.max() - got.min())
+        assert span == pytest.approx(20.0) if top_db else span > CFG.top_db          # wider than the config's floor would allow
