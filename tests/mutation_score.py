@@ -37,13 +37,15 @@ def counts(module: str) -> dict | None:
     "Killed, scored (docstring-only mutants left out), docstring-only and the surviving mutants' names, from mutants/; None if not run."
     meta = MUTANTS/f'{module}.py.meta'
     if not meta.exists(): return None
-    codes = {k: v for k, v in json.loads(meta.read_text())['exit_code_by_key'].items() if v is not None}
+    every = json.loads(meta.read_text())['exit_code_by_key']
+    codes = {k: v for k, v in every.items() if v is not None}
     if not codes: return None
     funcs = variants(module)
     doc = {k for k in codes if is_docstring(changed_lines(funcs, k))}
     real = {k: v for k, v in codes.items() if k not in doc}
     survived = sorted(k for k, v in real.items() if v in (0, 33))       # 0: every test passed; 33: no test reached it
-    return dict(killed=len(real) - len(survived), scored=len(real), docstrings=len(doc), survived=survived, funcs=funcs)
+    return dict(killed=len(real) - len(survived), scored=len(real), docstrings=len(doc), survived=survived, funcs=funcs,
+                unchecked=len(every) - len(codes))   # a run stopped before the end leaves mutants unchecked
 
 def score(module: str, show: bool = False) -> str:
     c = counts(module)
@@ -51,7 +53,8 @@ def score(module: str, show: bool = False) -> str:
     if show:
         for k in c['survived']: print(k, *changed_lines(c['funcs'], k), sep='\n    ')
     return (f"{module}: {c['killed']}/{c['scored']} killed = {c['killed'] / max(1, c['scored']):.0%} "
-            f"({len(c['survived'])} survived; {c['docstrings']} docstring-only mutants left out)")
+            f"({len(c['survived'])} survived; {c['docstrings']} docstring-only mutants left out)"
+            + (f"; PARTIAL: {c['unchecked']} mutants not checked, the run stopped early" if c['unchecked'] else ''))
 
 def _commit() -> str:
     "The commit the tests and the library came from, `-modified` when either differs from it."
@@ -71,18 +74,19 @@ with their diffs: `.venv/bin/python tests/mutation_score.py --survivors <module>
 | --- | --- | --- | --- | --- | --- | --- | --- |
 """
 
-def record(modules, path: Path = RECORD) -> str:
+def record(modules, path: Path = RECORD, at: str | None = None, commit: str | None = None) -> str:
     "Write the rows of `modules` into `path` (keeping the other modules' rows) and the list of each one's survivors; returns the text."
+    "`at` and `commit` default to now and the working tree's commit (give them for a run recorded later than it ended)."
     old = path.read_text() if path.exists() else ''
     rows = {m: l for l in old.splitlines() for m in MODULES if l.startswith(f'| `{m}` |')}
     lists = {m: body for body, m in re.findall(r'\n(### `(\w+)`.*?)(?=\n### |\Z)', old, re.S)}
-    now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M')
+    now = at or datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M')
     for m in modules:
         c = counts(m)
-        if c is None: continue
+        if c is None or c['unchecked']: print(f'{m}: not recorded (no complete run in mutants/)'); continue
         goal = GOALS.get(m, 0.8); frac = c['killed'] / max(1, c['scored'])
         rows[m] = (f"| `{m}` | {c['killed']} / {c['scored']} | {frac:.1%} | {goal:.0%} {'met' if frac >= goal else 'not met'} | "
-                   f"{len(c['survived'])} | {c['docstrings']} | {now} | {_commit()} |")
+                   f"{len(c['survived'])} | {c['docstrings']} | {now} | {commit or _commit()} |")
         lists[m] = f"### `{m}`: {len(c['survived'])} survived\n\n" + ''.join(
             f"- `{k.split('.')[-1]}`: " + ' / '.join(f"`{l[1:].strip()}`" for l in changed_lines(c['funcs'], k)
                                          if l[0] == '+' and l[1:].strip() and 'mutmut' not in l)[:300] + '\n'
@@ -97,4 +101,6 @@ if __name__ == '__main__':
     args = [a for a in sys.argv[1:] if not a.startswith('--')]
     for m in args or MODULES:
         print(score(m, '--survivors' in sys.argv))
-    if '--record' in sys.argv: record(args or MODULES); print(f'recorded in {RECORD.relative_to(ROOT)}')
+    opts = dict(a[2:].split('=', 1) for a in sys.argv[1:] if a.startswith('--') and '=' in a)   # --at='2026-12-06 02:21' --commit=abc1234
+    if '--record' in sys.argv:
+        record(args or MODULES, at=opts.get('at'), commit=opts.get('commit')); print(f'recorded in {RECORD.relative_to(ROOT)}')
