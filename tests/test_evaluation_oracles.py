@@ -180,8 +180,8 @@ def test_metrics_row_counts_classes_absent_from_probs():
     " span n_classes: catches n_classes not reaching paper_metrics or confusion_matrix. By hand: 15 of 20 right over 4 classes."
     labels = np.array([0, 1, 2, 3] * 5)
     probs = np.eye(4)[labels]; probs[:5] = np.eye(4)[(labels[:5] + 1) % 4]
-    r = metrics_row(labels, probs, n_classes=8)
-    assert np.array(r['confusion']).shape == (8, 8) and r['top1_accuracy'] == 0.75
-    assert r['one_vs_rest_accuracy'] == pytest.approx(1 - 2 * 5 / 20 / 8)        # each error: one FP and one FN, out of 8 classes
-    assert r['macro_recall'] == pytest.approx(np.mean([3 / 5, 4 / 5, 4 / 5, 4 / 5, 0, 0, 0, 0]))
+    r = metrics_row(labels, probs, n_classes=6)                                   # 6: neither the probabilities' 4 nor CFG's 8
+    assert np.array(r['confusion']).shape == (6, 6) and r['top1_accuracy'] == 0.75
+    assert r['one_vs_rest_accuracy'] == pytest.approx(1 - 2 * 5 / 20 / 6)        # each error: one FP and one FN, out of 6 classes
+    assert r['macro_recall'] == pytest.approx(np.mean([3 / 5, 4 / 5, 4 / 5, 4 / 5, 0, 0]))
     assert metrics_row(labels, probs)['macro_recall'] == pytest.approx(np.mean([3 / 5, 4 / 5, 4 / 5, 4 / 5]))
