@@ -67,14 +67,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests
 
 ## Mutation testing (slow, so not part of `make test`): mutmut changes one thing at a time in the modules where a wrong
-## number would mislead a reader, runs the fast tests that reach the change (setup.cfg, [mutmut]), and prints each module's
-## score (README, "Mutation testing"). One module: make mutants MUTATE=metrics; what survived: tests/mutation_score.py --survivors
+## number would mislead a reader, runs the fast tests that reach the change (setup.cfg, [mutmut]), prints each module's score
+## and records it in results/mutation.md (README, "Mutation testing"). One module: make mutants MUTATE=metrics; what survived:
+## .venv/bin/python tests/mutation_score.py --survivors metrics
 MUTATE ?= metrics evaluation ensemble baseline features predict config
 mutants: $(STAMP)
 	@for m in $(MUTATE); do \
 	  echo "== mutmut: mgr_course/$$m.py (log: mutants-$$m.log)"; \
-	  MGR_DATA=$${MGR_DATA:-$(CURDIR)/data} IN_TEST=1 OMP_NUM_THREADS=1 nice -n 19 $(BIN)/mutmut run "mgr_course.$$m.*" > mutants-$$m.log 2>&1; \
-	  $(BIN)/python tests/mutation_score.py $$m; \
+	  MGR_DATA=$${MGR_DATA:-$(CURDIR)/data} IN_TEST=1 OMP_NUM_THREADS=1 nice -n 19 $(BIN)/mutmut run "mgr_course.$$m.*" > mutants-$$m.log 2>&1 \
+	    || { tail -c 2000 mutants-$$m.log; echo; echo "FAIL: mutmut stopped on mgr_course/$$m.py (above, the end of mutants-$$m.log); nothing recorded"; exit 1; }; \
+	  $(BIN)/python tests/mutation_score.py --record $$m; \
 	done
 
 ## Open the chapters in JupyterLab.
