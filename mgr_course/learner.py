@@ -461,7 +461,7 @@ def load_history(run_dir) -> pd.DataFrame:
 def load_trained(run_dir, cfg: Config | None = None, name: str | None = None) -> GenreClassifier:
     "The best weights a finished run saved in `run_dir`, in a fresh `build_model`; refuses a model of another network than `name`."
     p = Path(run_dir)/'model.pt'
-    if not p.exists(): raise FileNotFoundError(f"{p} does not exist: train a network into {run_dir} first (`train_network` or `mgr train`)")
+    if not p.exists(): raise FileNotFoundError(f"{p} does not exist: train a network into {run_dir} first (`train_network` or `mgr train{' ' + name if name else ''}`)")
     ck = load_checkpoint(p)
     saved = ck['identity']['network']
     if name is not None and saved != name:

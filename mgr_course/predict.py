@@ -122,7 +122,7 @@ def trained_on(name: str, runs: Path | None = None, cfg: Config | None = None, p
         row, c = res['rows'][name]['multicrop'], res['clips']
         what += (f" ({sum(c.values()):,} clips: {', '.join(f'{v:,} {k}' for k, v in c.items())}); its test top-1 there, all crops averaged: "
                  f"{100 * row['top1_accuracy']:.1f}% [{100 * row['top1_ci'][0]:.1f}, {100 * row['top1_ci'][1]:.1f}] (95% Wilson, {short_path(p)})")
-    else: what += f" (its clips and test accuracy are unknown: no results.json records these networks; `mgr evaluate` measures them)"
+    else: what += f" (its clips and test accuracy are unknown: no results.json records these networks; `mgr {'ensemble' if name in dict(cfg.ensembles) else 'evaluate'} {name} --crops all` measures them)"
     lines = [what + '.']
     if path is not None:
         k = len(crop_offsets(audio_samples(path, cfg.sample_rate), cfg.crop_samples))
