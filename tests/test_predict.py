@@ -227,21 +227,38 @@ def test_trained_on_quotes_the_results_that_record_exactly_these_networks(runs, 
     assert "synthetic stand-in's made-up genres" in predict.trained_on('Mel2DCNN', runs, cfg, results=results)   # the results' dataset
     (results/'bad').mkdir(); (results/'bad'/'results.json').write_text('{not json')                 # a damaged one is passed over
     assert '60.0%' in predict.trained_on('Mel2DCNN', runs, cfg, results=results)
+    (results/'norows').mkdir(); (results/'norows'/'results.json').write_text(__import__('json').dumps(dict(format=__import__('mgr_course.experiment').experiment.RESULTS_FORMAT)))
+    assert '60.0%' in predict.trained_on('Mel2DCNN', runs, cfg, results=results)                  # one without rows: passed over too
     (runs/'MFCC2DCNN'/'model.pt').write_bytes(b'damaged')
     assert 'unknown' in predict.trained_on('Pair', runs, cfg, results=results)
 
 
+def test_runs_found_for_the_given_config(runs, tmp_path, monkeypatch):
+    "runs=None: the runs trained with the given config on its dataset (by the folder's name), for load_model and trained_on alike."
+    monkeypatch.setenv('MGR_DATA', str(runs.parents[1]))
+    cfg = FOUR.replace(dataset=str(tmp_path/'mydata'))                            # the dataset itself need not be there
+    assert predict.load_model('Mel2DCNN', cfg=cfg).name == 'Mel2DCNN'
+    assert predict.trained_on('Mel2DCNN', cfg=cfg, results=tmp_path).startswith('Mel2DCNN was trained on the dataset mydata (')
+    with pytest.raises(FileNotFoundError, match='no trained networks for the dataset synthetic-'): predict.load_model('Mel2DCNN', cfg=FOUR)
+    save_run(runs.parent/'other-0123456789', 'MFCC2DCNN'); (runs.parent/'other-0123456789'/'MFCC2DCNN').rename(runs/'Mel2DCNN.tmp')
+    (runs/'Mel2DCNN'/'model.pt').unlink(); (runs/'Mel2DCNN.tmp'/'model.pt').rename(runs/'Mel2DCNN'/'model.pt')
+    with pytest.raises(ValueError, match='holds a trained MFCC2DCNN, not a Mel2DCNN'): predict.load_model('Mel2DCNN', runs, FOUR)
+
+
 @pytest.fixture
 def clips(tmp_path):
-    "A clip table of three test clips (two genres) and one training clip, as wav files."
+    "A clip table of four test clips (three genres, the first twice) and one training clip, as wav files."
     rows = []
-    for i, (g, s) in enumerate([(GENRES[0], 'test'), (GENRES[0], 'test'), (GENRES[1], 'test'), (GENRES[2], 'training')]):
+    for i, (g, s) in enumerate([(GENRES[0], 'test'), (GENRES[0], 'test'), (GENRES[3], 'test'), (GENRES[1], 'test'), (GENRES[2], 'training')]):
         path = tone(tmp_path/f'{i}.wav', 1.5 * N / SR, amp=0.1 * (i + 1))
         rows.append(dict(track_id=10 + i, genre=g, label=i, split=s, path=str(path), samples=int(1.5 * N)))
     return pd.DataFrame(rows).set_index('track_id')
 
 
-def test_display_helpers(runs, clips, tmp_path, monkeypatch):
+PAIR = FOUR.replace(ensembles=(('Pair', ('Mel2DCNN', 'MFCC2DCNN')),))     # its card is about Pair, the default config's about MFCC2DCNN
+
+
+def test_bars_and_listen(runs, clips):
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     p = clip_probabilities(clips.path.iloc[0], runs, FOUR)
@@ -250,40 +267,81 @@ def test_display_helpers(runs, clips, tmp_path, monkeypatch):
     assert len(ax.patches) == p.size and [t.get_text() for t in ax.get_xticklabels()] == list(GENRES[:4])
     assert [t.get_rotation() for t in ax.get_xticklabels()] == [0] * 4 and [t.get_text() for t in ax.get_legend().get_texts()] == list(p.index)
     np.testing.assert_allclose(sorted(r.get_height() for r in ax.patches), sorted(p.to_numpy().ravel()), rtol=1e-6)
+    np.testing.assert_allclose([r.get_width() for r in ax.patches], 0.8 / len(p))             # the bars of a genre fill 0.8 of its slot
+    assert tuple(ax.figure.get_size_inches()) == (10, 3)
+    _, given = plt.subplots()
+    assert predict._bars(p, 'there', ax=given) is given and given.get_title(loc='left') == 'there'   # drawn where it is asked
     plt.close('all')
-    a = predict._listen(clips.iloc[1], CFG)
-    from mgr_course.data import load_audio, center_crop_offset
-    n = int(CFG.crop_seconds * 22_050)
-    want = load_audio(clips.path.iloc[1], 22_050, offset=center_crop_offset(int(1.5 * N) * 22_050 // SR, n), frames=n)
     import io
+    from mgr_course.data import load_audio, center_crop_offset
+    a, n = predict._listen(clips.iloc[1], CFG), int(CFG.crop_seconds * 22_050)
+    want = load_audio(clips.path.iloc[1], 22_050, offset=center_crop_offset(int(1.5 * N) * 22_050 // SR, n), frames=n)
     y, rate = sf.read(io.BytesIO(a.data), dtype='float32')                        # the player's wav: the centre crop at 22.05 kHz
     assert rate == 22_050 and len(y) == n
     np.testing.assert_allclose(y, want / np.abs(want).max(), atol=1e-3)          # IPython's Audio scales to the peak
     assert sf.info(io.BytesIO(predict._listen(clips.iloc[1], CFG, sr=8000).data)).samplerate == 8000
-    assert predict._card(runs, FOUR) == predict.trained_on('MFCC2DCNN', runs, FOUR).replace('\n', ' ')
+
+
+def test_card(runs, tmp_path):
+    synth = runs.parent/'synthetic-6x8s-4-1-1-seed0-0123456789'; runs.rename(synth)      # a two-line trained_on: one line here
+    assert predict._card(synth, PAIR) == predict.trained_on('Pair', synth, PAIR).replace('\n', ' ') and 'Pair was trained' in predict._card(synth, PAIR)
+    assert '\n' not in predict._card(synth, PAIR) and 'stand-in' in predict._card(synth, PAIR)
+    assert predict._card(synth, FOUR).startswith('MFCC2DCNN was trained')
     assert predict._card(tmp_path/'empty', FOUR) == ''
+
+
+def shows(monkeypatch) -> list:
+    "What `display` is given, from now on (instead of showing it)."
     shown = []
     monkeypatch.setattr('IPython.display.display', lambda *a: shown.extend(a))
-    out = predict.playground_static(clips, FOUR, runs, n=2)
+    return shown
+
+
+def titles() -> list:
+    import matplotlib.pyplot as plt
+    return [ax.get_title(loc='left') for i in plt.get_fignums() for ax in plt.figure(i).axes]
+
+
+def test_playground_static(runs, clips, monkeypatch):
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from IPython.display import Audio
+    shown = shows(monkeypatch)
+    out = predict.playground_static(clips, PAIR, runs, n=2)
     assert list(out.index.names) == ['track_id', 'model'] and list(out.index.get_level_values(0).unique()) == [10, 12]   # one clip a genre
-    assert list(out.columns) == list(GENRES[:4]) and len(out) == 4
-    np.testing.assert_allclose(out.loc[12].to_numpy(), clip_probabilities(clips.path.loc[12], runs, FOUR).to_numpy(), rtol=1e-5)
+    assert list(out.columns) == list(GENRES[:4]) and len(out) == 6
+    np.testing.assert_allclose(out.loc[12].to_numpy(), clip_probabilities(clips.path.loc[12], runs, PAIR).to_numpy(), rtol=1e-5)
     texts = [getattr(s, 'data', '') for s in shown]
-    assert predict._card(runs, FOUR) in texts and '**Track 12** (true genre: %s)' % GENRES[1] in texts
-    assert list(predict.playground_static(clips, FOUR, runs, split='training').index.get_level_values(0).unique()) == [13]
+    assert texts[:2] == ["*Static view: in JupyterLab, `playground()` lets you choose any clip.*", predict._card(runs, PAIR)]
+    assert f'**Track 12** (true genre: {GENRES[3]})' in texts and sum(isinstance(s, Audio) for s in shown) == 2
+    assert titles() == [f'track 10: true genre {GENRES[0]}', f'track 12: true genre {GENRES[3]}']
+    plt.close('all')
+    assert list(predict.playground_static(clips, PAIR, runs).index.get_level_values(0).unique()) == [10, 12, 13]   # n=3
+    assert list(predict.playground_static(clips, PAIR, runs, split='training').index.get_level_values(0).unique()) == [14]
+    seen = []
+    monkeypatch.setattr(predict, 'clip_table', lambda cfg, progress=True: seen.append((cfg, progress)) or clips)
+    assert len(predict.playground_static(cfg=PAIR, runs=runs, n=1)) == 3 and seen == [(PAIR, False)]   # no table given: the config's
     plt.close('all')
 
 
 def test_playground_widget(runs, clips, monkeypatch):
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    w = predict.playground(clips, FOUR, runs)
+    from IPython.display import Audio
+    shown = shows(monkeypatch)
+    w = predict.playground(clips, PAIR, runs)
     card, pick, out = w.children
-    assert card.value == predict._card(runs, FOUR)
-    assert pick.options == (('10 (%s)' % GENRES[0], 10), ('11 (%s)' % GENRES[0], 11), ('12 (%s)' % GENRES[1], 12)) and pick.value == 10
-    seen = []
+    assert card.value == predict._card(runs, PAIR) and pick.description == 'clip'
+    assert pick.options == ((f'10 ({GENRES[0]})', 10), (f'11 ({GENRES[0]})', 11), (f'12 ({GENRES[3]})', 12), (f'13 ({GENRES[1]})', 13)) and pick.value == 10
+    assert len(shown) == 1 and isinstance(shown[0], Audio)                        # the first clip, at once
+    seen, drawn = [], []; shown.clear()
     monkeypatch.setattr(predict, 'clip_probabilities', lambda path, runs_, cfg: seen.append((path, runs_, cfg)) or clip_probabilities(path, runs_, cfg))
+    monkeypatch.setattr(predict, '_bars', lambda p, title, ax=None: drawn.append((list(p.index), title)))
     pick.value = 12
-    assert seen == [(clips.path.loc[12], runs, FOUR)]
-    assert [t for t, _ in predict.playground(clips, FOUR, runs, split='training').children[1].options] == ['13 (%s)' % GENRES[2]]
+    assert seen == [(clips.path.loc[12], runs, PAIR)] and drawn == [(['Mel2DCNN', 'MFCC2DCNN', 'Pair'], f'true genre: {GENRES[3]}')]
+    assert len(shown) == 1 and isinstance(shown[0], Audio)
+    assert [t for t, _ in predict.playground(clips, PAIR, runs, split='training').children[1].options] == [f'14 ({GENRES[2]})']
+    tables = []
+    monkeypatch.setattr(predict, 'clip_table', lambda cfg, progress=True: tables.append((cfg, progress)) or clips)
+    assert len(predict.playground(cfg=PAIR, runs=runs).children[1].options) == 4 and tables == [(PAIR, False)]
     plt.close('all')
