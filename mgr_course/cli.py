@@ -11,10 +11,10 @@ from pathlib import Path
 from .config import CFG, Config
 
 # %% auto #0
-__all__ = ['DEBUG_HELP', 'DEVICE_COMMANDS', 'MAX_CLIP_SECONDS', 'PREDICT_HELP', 'positive_int', 'positive_float', 'int_in',
-           'float_in', 'folder_arg', 'dataset_arg', 'file_arg', 'cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train',
-           'cmd_evaluate', 'cmd_ensemble', 'cmd_predict', 'cmd_reproduce', 'OneLineParser', 'parser', 'error_message',
-           'main']
+__all__ = ['DEBUG_HELP', 'DEVICE_COMMANDS', 'MAX_CLIP_SECONDS', 'MAX_STEPS', 'MAX_EPOCHS', 'MAX_SEED', 'PREDICT_HELP',
+           'positive_int', 'positive_float', 'int_in', 'float_in', 'folder_arg', 'dataset_arg', 'file_arg',
+           'cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train', 'cmd_evaluate', 'cmd_ensemble', 'cmd_predict',
+           'cmd_reproduce', 'OneLineParser', 'parser', 'error_message', 'main']
 
 # %% ../nbs/10_cli.ipynb #daa3dffd
 def _config(args) -> Config:
@@ -38,14 +38,16 @@ def _check_data_dir():
     if v and Path(v).expanduser().exists() and not Path(v).expanduser().is_dir():
         raise SystemExit(f"mgr: MGR_DATA={v} is a file, not a folder: set MGR_DATA to a folder for the course's data (or unset it to use data/)")
 
-def _number(text: str, kind, lo, hi, what: str):
-    "`text` as a `kind` in [lo, hi] (either may be None), else an argparse error that says the allowed range."
+def _fmt(x) -> str: return f'{x:,}' if isinstance(x, int) else f'{x:g}'
+
+def _number(text: str, kind, lo, hi, what: str, why: str = ''):
+    "`text` as a `kind` in [lo, hi] (either may be None), else an argparse error that says the allowed range (and `why`)."
     try: x = kind(text)
     except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
     if not math.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi):
-        rng = (f" from {lo:g} to {hi:g}" if lo is not None and hi is not None else f" of at least {lo:g}" if lo is not None
-               else f" of at most {hi:g}" if hi is not None else '')
-        raise argparse.ArgumentTypeError(f"{text} is not {what}{rng}")
+        rng = (f" from {_fmt(lo)} to {_fmt(hi)}" if lo is not None and hi is not None else f" of at least {_fmt(lo)}" if lo is not None
+               else f" of at most {_fmt(hi)}" if hi is not None else '')
+        raise argparse.ArgumentTypeError(f"{text} is not {what}{rng}" + (f" ({why})" if why and hi is not None and x > hi else ''))
     return x
 
 def positive_int(text: str) -> int:
@@ -58,9 +60,9 @@ def positive_float(text: str) -> float:
     if x <= 0: raise argparse.ArgumentTypeError(f"{text} is not a finite number above 0")
     return x
 
-def int_in(lo: int, hi: int | None = None):
-    "An argparse type: a whole number from `lo` to `hi` (no upper bound if None)."
-    def f(text: str) -> int: return _number(text, int, lo, hi, 'a whole number')
+def int_in(lo: int, hi: int | None = None, why: str = ''):
+    "An argparse type: a whole number from `lo` to `hi` (no upper bound if None); above `hi`, the error says `why`."
+    def f(text: str) -> int: return _number(text, int, lo, hi, 'a whole number', why)
     f.__name__ = f'whole number from {lo}' + (f' to {hi}' if hi is not None else '')
     return f
 
@@ -142,11 +144,20 @@ def _print_metrics(name, r):
     print(f"{name:>15}: top-1 {100*r['top1_accuracy']:5.1f}% | one-vs-rest acc. {100*r['one_vs_rest_accuracy']:5.1f}% | "
           f"precision {100*r['macro_precision']:5.1f}% | recall {100*r['macro_recall']:5.1f}% | F1 {100*r['paper_f1']:5.1f}%  ({r['crops']} crops, n={r['n']})")
 
-def _split_clips(args, cfg):
-    "The clean clips of `--data`, once `--split` holds some, and the folder of their run folders: what evaluate and ensemble share."
-    from mgr_course.data import clip_table, check_splits
+def _split_clips(args, cfg, load):
+    "`load(runs)` and the clean clips of `--split`: the runs of `--runs`, else found from the saved models (by the dataset's name before any clip is read, so nothing is generated and an untrained network fails first; then by the clips' own task)."
+    from mgr_course.data import clip_table, check_splits, dataset_root
+    from mgr_course.cache import task_key
+    from mgr_course.learner import find_runs
+    runs = Path(args.runs) if args.runs else None
+    if runs is None:
+        try: runs = find_runs(cfg)
+        except FileNotFoundError:
+            if not dataset_root(cfg).exists(): raise     # nothing trained for it, and no dataset: none is generated to look
+    models = load(runs) if runs is not None else None   # a copy of a trained dataset under another name: found by its task below
     clips = check_splits(clip_table(cfg), [args.split], f'`mgr {args.command} --split {args.split}`')
-    return clips, _runs(args, cfg, clips)
+    if not args.runs and (mine := find_runs(cfg, task_key(clips, cfg.genres))) != runs: models = load(mine)
+    return models, clips
 
 def cmd_evaluate(args):
     "Print the metrics of the trained networks `names` on `--split`."
@@ -154,22 +165,21 @@ def cmd_evaluate(args):
     from mgr_course.learner import load_trained
     from mgr_course.evaluation import evaluate
     cfg = _config(args); names = _names(args.names, network_names(), 'network')
-    clips, runs = _split_clips(args, cfg)
-    for name in names:
-        _print_metrics(name, evaluate(load_trained(runs/name, cfg, name=name), clips, args.split, cfg, crops=args.crops))
+    models, clips = _split_clips(args, cfg, lambda runs: {n: load_trained(runs/n, cfg, name=n) for n in names})
+    for name, model in models.items(): _print_metrics(name, evaluate(model, clips, args.split, cfg, crops=args.crops))
 
 def cmd_ensemble(args):
     "Print the metrics of the paper's ensembles `names` on `--split`."
     from mgr_course.evaluation import evaluate
     from mgr_course.ensemble import load_ensemble
     cfg = _config(args); names = _names(args.names, [n for n, _ in cfg.ensembles], 'ensemble')
-    clips, runs = _split_clips(args, cfg)
-    for name in names:
-        _print_metrics(name, evaluate(load_ensemble(name, runs, cfg), clips, args.split, cfg, crops=args.crops))
+    models, clips = _split_clips(args, cfg, lambda runs: {n: load_ensemble(n, runs, cfg) for n in names})
+    for name, model in models.items(): _print_metrics(name, evaluate(model, clips, args.split, cfg, crops=args.crops))
 
 def cmd_predict(args):
     "Print a model's genre probabilities for the audio file `file`, and what they stand on: the dataset the networks learned, the crops averaged."
-    from mgr_course.predict import clip_probabilities, check_model, find_runs, trained_on
+    from mgr_course.predict import clip_probabilities, check_model, trained_on
+    from mgr_course.learner import find_runs
     from mgr_course.data import check_audio
     cfg = _config(args)
     check_audio(args.file); check_model(args.model, cfg)     # the file, then the name: before any run folder is looked for
@@ -199,12 +209,16 @@ def cmd_reproduce(args):
 def _budget_args(s):
     "--steps / --epochs: each network's training budget."
     g = s.add_mutually_exclusive_group()
-    g.add_argument('--steps', type=positive_int, help=f'optimizer steps per network (default {CFG.train_steps}; the late-fusion CRNN half)')
-    g.add_argument('--epochs', type=positive_int, help=f"passes over the training split per network instead (the paper's: {CFG.paper_epochs}; the late-fusion CRNN half)")
+    g.add_argument('--steps', type=int_in(1, MAX_STEPS, f'more is a slip, not a budget: the default is {CFG.train_steps}'),
+                   help=f'optimizer steps per network, 1 to {MAX_STEPS:,} (default {CFG.train_steps}; the late-fusion CRNN half)')
+    g.add_argument('--epochs', type=int_in(1, MAX_EPOCHS, f"more is a slip, not a budget: the paper trains {CFG.paper_epochs}"),
+                   help=f"passes over the training split per network instead, 1 to {MAX_EPOCHS:,} (the paper's: {CFG.paper_epochs}; the late-fusion CRNN half)")
 
 DEBUG_HELP = 'on an error, show the full traceback too (or set MGR_DEBUG=1)'
 DEVICE_COMMANDS = ('train', 'evaluate', 'ensemble', 'predict', 'reproduce')     # the commands that run a network
 MAX_CLIP_SECONDS = 30.0          # FMA's clips are 30 s: the stand-in's are no longer
+MAX_STEPS, MAX_EPOCHS = 1_000_000, 1_000      # a training budget beyond these is a typo (weeks of training), refused where it is parsed
+MAX_SEED = 2**32 - 1             # the largest 32-bit seed
 PREDICT_HELP = ("genre probabilities of an audio file (mp3, ogg, wav, flac): each model's softmax averaged over all the file's crops. "
                 "It also says what they stand on: the dataset the checkpoints were trained on, with its clips and the run's test top-1 "
                 "where a results.json records the run. On the synthetic default the networks learned the stand-in's made-up genres, "
@@ -236,17 +250,19 @@ def parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help.split('. ')[0], description=help); s.set_defaults(fn=fn)
         s.add_argument('--debug', action='store_true', default=argparse.SUPPRESS, help=DEBUG_HELP)
         if data: s.add_argument('--data', type=dataset_arg(need_data), help="dataset: 'synthetic' (default), 'fma' (what `mgr download` fetched) or a folder holding fma_metadata/ and fma_small/ (or set MGR_DATASET)")
+        if data: _subset_args(s, name)
         return s
     s = add('download', cmd_download, 'download FMA small and its metadata (7.2 GiB), resumable and SHA-1 checked. From FMA\'s server, '
             'or from a mirror: set MGR_FMA_URL to the mirror\'s base URL (the folder holding fma_metadata.zip and fma_small.zip)', data=False)
     s.add_argument('--dest', type=folder_arg(False), help='folder to download into (default: the data folder, data/, or MGR_DATA)')
-    s.add_argument('--subset', default='small', choices=['small'], help="FMA's subset: small, the paper's (the only one with a published SHA-1 here)")
+    s.add_argument('--subset', default='small', choices=list(FMA_SUBSETS), help=SUBSET_HELP)
     s = add('generate', cmd_generate, "generate the synthetic stand-in for FMA small (FMA's exact layout), in the data folder (data/, or MGR_DATA)", data=False)
     lo, hi = _synthetic_limits()
-    s.add_argument('--per-genre', type=int_in(lo, hi), help=f'clips per genre, {lo} to {hi} (default {CFG.synthetic_per_genre})')
+    s.add_argument('--per-genre', type=int_in(lo, hi, f'{len(CFG.genres)} genres share the distinct track ids the generator draws'), help=f'clips per genre, {lo} to {hi} (default {CFG.synthetic_per_genre})')
     s.add_argument('--seconds', type=float_in(CFG.crop_seconds, MAX_CLIP_SECONDS),
                    help=f'clip length in seconds, {CFG.crop_seconds:.2f} (one crop) to {MAX_CLIP_SECONDS:g} (default {CFG.synthetic_seconds:g})')
-    s.add_argument('--seed', type=int_in(0), help=f'random seed, 0 or more (default {CFG.synthetic_seed})')
+    s.add_argument('--seed', type=int_in(0, MAX_SEED, 'the largest 32-bit seed'), help=f'random seed, 0 to {MAX_SEED:,} (default {CFG.synthetic_seed})')
+    _generate_args(s)
     add('scan', cmd_scan, 'decode every clip and report those excluded (undecodable, empty, silent, too short)')
     from mgr_course.models import network_names      # the registry: a network registered there is offered here
     for name, fn, help, choices in (('train', cmd_train, 'train networks (resumes a killed run; a finished run is kept)', network_names()),

@@ -12,7 +12,7 @@ from torch import nn
 from .config import CFG, Config, data_dir
 from .data import clip_table, dataset_root
 from .models import Ensemble, network_names
-from .learner import load_trained, train_network, runs_dir
+from .learner import load_trained, train_network, runs_dir, find_runs
 from .evaluation import evaluate
 
 # %% auto #0
@@ -26,9 +26,9 @@ def ensemble_members(name: str, cfg: Config | None = None) -> tuple:
     return modes[name]
 
 def load_ensemble(name: str, runs: Path | None = None, cfg: Config | None = None) -> Ensemble:
-    "The paper's ensemble `name`, from the trained members' checkpoints in `runs` (default `runs_dir(cfg)`); no training."
+    "The paper's ensemble `name`, from the trained members' checkpoints in `runs` (default: found from the saved models' identity, `find_runs(cfg)`, without reading the dataset); no training."
     cfg = cfg or CFG
-    runs = Path(runs) if runs is not None else runs_dir(cfg)
+    runs = Path(runs) if runs is not None else find_runs(cfg)
     names = ensemble_members(name, cfg)
     missing = [n for n in names if not (runs/n/'model.pt').exists()]
     if missing:

@@ -7,7 +7,7 @@ Docs: https://mgr-course.github.io/mgr_course/learner.html.md"""
 # %% ../nbs/06_learner.ipynb #6bade18b
 from __future__ import annotations
 from collections.abc import Callable, Iterable
-import sys, json, math, random, time, zlib, hashlib
+import sys, json, math, random, re, time, zlib, hashlib
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np
@@ -30,8 +30,8 @@ __all__ = ['CHECKPOINT_FORMAT', 'seed_everything', 'training_loaders', 'CancelFi
            'CancelTrainException', 'CancelBatchException', 'Callback', 'run_cbs', 'with_cbs', 'Learner', 'SeedCB',
            'to_device', 'DeviceCB', 'MetricsCB', 'StepBudgetCB', 'EarlyStoppingCB', 'cosine_lr', 'LRScheduleCB',
            'load_checkpoint', 'CheckpointCB', 'ChannelsLastCB', 'MixedPrecisionCB', 'ProgressCB', 'step_budget',
-           'run_identity', 'runs_dir', 'training_callbacks', 'train_network', 'load_history', 'load_trained',
-           'plot_history']
+           'settings_digest', 'run_identity', 'runs_folder_name', 'parse_runs_folder', 'runs_dir', 'saved_identity',
+           'find_runs', 'training_callbacks', 'train_network', 'load_history', 'load_trained', 'plot_history']
 
 # %% ../nbs/06_learner.ipynb #0822552c
 def seed_everything(seed: int, *extra: int) -> int:
@@ -348,22 +348,69 @@ def step_budget(name: str, steps_per_epoch: int, cfg: Config | None = None, step
 
 # %% ../nbs/06_learner.ipynb #218e9a31
 _BUDGET_FIELDS = ('dataset', 'train_steps', 'patience')   # a run may continue with a larger budget; the dataset is keyed by its task
+# settings added after the course's first runs: part of a run's identity only when changed, so that earlier runs keep their folders
+_IDENTITY_IF_CHANGED = dict(subset='small', class_weight='none', fma_medium_sha1=Config.fma_medium_sha1, fma_large_sha1=Config.fma_large_sha1)
+_KEY = 10                                                 # hex digits of a runs folder's key
 
 def _digest(obj) -> str: return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+def _settings(cfg: Config) -> dict:
+    "The settings a run depends on: all but the budget's, and the later ones only where changed."
+    return {k: v for k, v in asdict(cfg).items() if k not in _BUDGET_FIELDS and _IDENTITY_IF_CHANGED.get(k, object()) != v}
+
+def settings_digest(cfg: Config | None = None) -> str:
+    "A digest of every setting a trained network depends on: all of `cfg` but the dataset (keyed by its task) and the budget (settings added later count only where changed)."
+    return _digest(_settings(cfg or CFG))
 
 def run_identity(name: str, clips: pd.DataFrame, cfg: Config | None = None) -> dict:
     "What a trained network depends on: its name and architecture, the task (`task_key`: files, genres, splits), and every setting but the budget."
     cfg = cfg or CFG
-    ident = dict(network=name, dataset=task_key(clips, cfg.genres), settings=_digest({k: v for k, v in asdict(cfg).items() if k not in _BUDGET_FIELDS}))
+    ident = dict(network=name, dataset=task_key(clips, cfg.genres), settings=settings_digest(cfg))
     if name: ident['architecture'] = _digest(repr(build_model(name, cfg)))     # its layers, kernels and strides, as the code builds them
     return ident
 
+def runs_folder_name(dataset: str, identity: dict) -> str:
+    "The name of a folder of run folders: `<dataset folder>-<key>`, the key a digest of `identity`'s task and settings."
+    return f"{dataset}-{_digest([identity['dataset'], identity['settings']])[:_KEY]}"
+
+def parse_runs_folder(name: str) -> tuple[str, str] | None:
+    "`(dataset folder, key)` of a folder named by `runs_folder_name`; None for any other name."
+    m = re.fullmatch(rf'(.+)-([0-9a-f]{{{_KEY}}})', name)
+    return (m[1], m[2]) if m else None
+
 def runs_dir(cfg: Config | None = None, clips: pd.DataFrame | None = None) -> Path:
-    "The folder of run folders for `cfg.dataset`'s task and settings: data_dir()/runs/<dataset folder>-<key>."
+    "The folder of run folders for `cfg.dataset`'s task and settings: data_dir()/runs/<dataset folder>-<key>, or a folder of the same key already there (a copy of the dataset)."
     cfg = cfg or CFG
     clips = clip_table(cfg, progress=False) if clips is None else clips
-    ident = run_identity('', clips, cfg)
-    return data_dir()/'runs'/f"{dataset_root(cfg).name}-{_digest([ident['dataset'], ident['settings']])[:10]}"
+    runs = data_dir()/'runs'
+    folder = runs/runs_folder_name(dataset_root(cfg).name, run_identity('', clips, cfg))
+    same = sorted(f for f in runs.glob(f'*-{parse_runs_folder(folder.name)[1]}') if f.is_dir()) if runs.is_dir() else []
+    return folder if folder.exists() or not same else same[0]
+
+
+# %% ../nbs/06_learner.ipynb #60e403cb
+def saved_identity(model_pt) -> dict | None:
+    "The identity a saved model carries, or None for a file that is not one."
+    try: return load_checkpoint(model_pt)['identity']
+    except (RuntimeError, KeyError, OSError): return None
+
+def find_runs(cfg: Config | None = None, task: str | None = None) -> Path:
+    "The folder of run folders trained with `cfg`'s settings on `cfg.dataset` (by its folder's name), or on `task` (a `task_key`) if given, found under `data_dir()/runs` by the saved models' own identity; reads no dataset."
+    cfg = cfg or CFG
+    name, runs, settings = dataset_root(cfg).name, data_dir()/'runs', settings_digest(cfg)
+    found = {}
+    for folder in (runs.iterdir() if runs.is_dir() else []):
+        parsed = parse_runs_folder(folder.name)
+        if parsed is None or (task is None and parsed[0] != name): continue
+        ids = {p: saved_identity(p) for p in folder.glob('*/model.pt')}
+        pts = [p for p, i in ids.items() if i and i.get('settings') == settings and task in (None, i.get('dataset'))]
+        if pts: found[folder] = max(p.stat().st_mtime for p in pts)
+    if not found:
+        which = f"the dataset {name}" + (" with its current files and labels" if task else '')
+        raise FileNotFoundError(f"no trained networks for {which} in {runs}: train them first (`mgr reproduce`, "
+                                f"or `mgr train`), or give the folder that holds them (`--runs`, `runs=`)")
+    return max(found, key=found.get)                    # several (labels changed, say): the most recently trained
+
 
 # %% ../nbs/06_learner.ipynb #82ed556b
 def training_callbacks(name: str, run: Path, identity: dict, max_steps: int, cfg: Config | None = None,
@@ -427,7 +474,7 @@ def load_history(run_dir) -> pd.DataFrame:
 def load_trained(run_dir, cfg: Config | None = None, name: str | None = None) -> GenreClassifier:
     "The best weights a finished run saved in `run_dir`, in a fresh `build_model`; refuses a model of another network than `name`."
     p = Path(run_dir)/'model.pt'
-    if not p.exists(): raise FileNotFoundError(f"{p} does not exist: train a network into {run_dir} first (`train_network` or `mgr train`)")
+    if not p.exists(): raise FileNotFoundError(f"{p} does not exist: train a network into {run_dir} first (`train_network` or `mgr train{' ' + name if name else ''}`)")
     ck = load_checkpoint(p)
     saved = ck['identity']['network']
     if name is not None and saved != name:

@@ -6,7 +6,6 @@ Docs: https://mgr-course.github.io/mgr_course/predict.html.md"""
 
 # %% ../nbs/09a_predict.ipynb #3de42b0c
 from __future__ import annotations
-import glob
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -18,13 +17,13 @@ from .config import CFG, Config, default_device, data_dir, short_path, fixtures_
 from .models import network_names
 from .data import load_audio, crop_offsets, center_crop_offset, AudioError, SILENCE, clip_table, not_audio, quiet_decoder, check_audio, dataset_root
 from .evaluation import crop_probabilities
-from .learner import load_trained, load_checkpoint, runs_dir, run_identity
+from .learner import load_trained, runs_dir, find_runs, saved_identity, parse_runs_folder
 from .ensemble import load_ensemble, ensemble_members
 from .experiment import find_results, load_results
 
 # %% auto #0
-__all__ = ['audio_samples', 'stream_crops', 'SideBySide', 'find_runs', 'trained_models', 'check_model', 'load_model',
-           'clip_probabilities', 'trained_on', 'playground', 'playground_static']
+__all__ = ['audio_samples', 'stream_crops', 'SideBySide', 'trained_models', 'check_model', 'load_model', 'clip_probabilities',
+           'trained_on', 'playground', 'playground_static']
 
 # %% ../nbs/09a_predict.ipynb #7025e2d6
 def audio_samples(path, sr: int | None = None) -> int:
@@ -63,25 +62,6 @@ class SideBySide(nn.Module):
         super().__init__()
         self.models = nn.ModuleList(models)
     def forward(self, x: torch.Tensor) -> torch.Tensor: return torch.stack([m(x) for m in self.models], 1)
-
-def _identity(model_pt) -> dict | None:
-    "The identity a saved model carries, or None for a file that is not one."
-    try: return load_checkpoint(model_pt)['identity']
-    except (RuntimeError, KeyError, OSError): return None
-
-def find_runs(cfg: Config | None = None) -> Path:
-    "The folder of run folders trained on `cfg.dataset` with `cfg`'s settings, found under `data_dir()/runs` by the saved models' own identity; reads no dataset."
-    cfg = cfg or CFG
-    name, runs = dataset_root(cfg).name, data_dir()/'runs'
-    settings = run_identity('', pd.DataFrame(columns=['genre', 'label', 'split', 'path', 'samples']), cfg)['settings']
-    found = {}
-    for folder in runs.glob(f'{glob.escape(name)}-*'):
-        pts = [p for p in folder.glob('*/model.pt') if (_identity(p) or {}).get('settings') == settings]
-        if pts: found[folder] = max(p.stat().st_mtime for p in pts)
-    if not found:
-        raise FileNotFoundError(f"no trained networks for the dataset {name} in {short_path(runs)}: train them first (`mgr reproduce`, "
-                                f"or `mgr train`), or give the folder that holds them (`--runs`, `runs=`)")
-    return max(found, key=found.get)                    # several (labels changed, say): the most recently trained
 
 def _runs(runs: Path | None, cfg: Config) -> Path: return Path(runs) if runs is not None else find_runs(cfg)
 
@@ -123,7 +103,7 @@ def clip_probabilities(path, runs: Path | None = None, cfg: Config | None = None
 def _results_of(name: str, runs: Path, cfg: Config, results=None):
     "The results.json (and its path) whose row `name` was computed from exactly the networks saved in `runs` (same identities); else (None, None)."
     members = ensemble_members(name, cfg) if name in dict(cfg.ensembles) else (name,)
-    ids = {m: _identity(runs/m/'model.pt') for m in members}
+    ids = {m: saved_identity(runs/m/'model.pt') for m in members}
     for p in find_results(results):
         try: res = load_results(p)
         except (OSError, ValueError): continue
@@ -136,14 +116,13 @@ def trained_on(name: str, runs: Path | None = None, cfg: Config | None = None, p
     cfg = cfg or CFG
     runs = _runs(runs, cfg)
     res, p = _results_of(name, runs, cfg, results)
-    prefix = f'{dataset_root(cfg).name}-'
-    data = Path(res['dataset_root']).name if res else runs.name[:-11] if runs.name.startswith(prefix) else None
+    data = Path(res['dataset_root']).name if res else (parse_runs_folder(runs.name) or (None,))[0]
     what = f"{name} was trained on the dataset {data}" if data else f"{name} was trained on a dataset not named by its run folder {short_path(runs)}"
     if res:
         row, c = res['rows'][name]['multicrop'], res['clips']
         what += (f" ({sum(c.values()):,} clips: {', '.join(f'{v:,} {k}' for k, v in c.items())}); its test top-1 there, all crops averaged: "
                  f"{100 * row['top1_accuracy']:.1f}% [{100 * row['top1_ci'][0]:.1f}, {100 * row['top1_ci'][1]:.1f}] (95% Wilson, {short_path(p)})")
-    else: what += f" (its clips and test accuracy are unknown: no results.json records these networks; `mgr evaluate` measures them)"
+    else: what += f" (its clips and test accuracy are unknown: no results.json records these networks; `mgr {'ensemble' if name in dict(cfg.ensembles) else 'evaluate'} {name} --crops all` measures them)"
     lines = [what + '.']
     if path is not None:
         k = len(crop_offsets(audio_samples(path, cfg.sample_rate), cfg.crop_samples))

@@ -12,7 +12,8 @@ from mgr_course.config import CFG
 ROOT = Path(__file__).resolve().parents[1]
 MGR = [str(Path(sys.executable).parent/'mgr')]
 
-NUMBERS = dict(empty='', negative='-1', zero='0', nan='nan', inf='inf', word='many', fraction='2.5', huge='1e12', big_int='100000')
+NUMBERS = dict(empty='', negative='-1', zero='0', nan='nan', inf='inf', word='many', fraction='2.5', huge='1e12', big_int='100000',
+               over='10000000000')      # a whole number above every option's upper bound (issue 22.3: before, --steps and --epochs took it)
 PATHS = ('empty', 'missing', 'file', 'unwritable')
 
 
@@ -21,7 +22,7 @@ def number_cases():
     opts = [(cmd, '--steps') for cmd in ('train', 'reproduce')] + [(cmd, '--epochs') for cmd in ('train', 'reproduce')] + \
            [('generate', '--per-genre'), ('generate', '--seconds'), ('generate', '--seed')]
     valid = {('generate', '--seed'): {'zero', 'big_int'}, ('generate', '--seconds'): set(),
-             **{o: {'big_int'} for o in opts if o[1] in ('--steps', '--epochs')}}     # any seed >= 0, any positive budget, is valid
+             **{o: {'big_int'} for o in opts if o[1] == '--steps'}}     # a seed from 0, a budget of 100,000 steps (not epochs), is valid
     return [pytest.param([cmd, opt, v], opt, id=f'{cmd}{opt}={kind}') for cmd, opt in opts for kind, v in NUMBERS.items()
             if kind not in valid.get((cmd, opt), set())]
 
@@ -80,9 +81,21 @@ def test_bad_numbers(argv, option, sandbox, capsys):
 def test_number_messages_give_the_allowed_range(sandbox, capsys):
     "Issue 22 item 3: more clips per genre than the generator can make, and a negative seed, say the option and its range."
     lo, hi = cli._synthetic_limits()
-    assert f'from {lo} to {hi}' in refused(['generate', '--per-genre', str(hi + 1)], capsys)   # before: NumPy's "larger sample than population"
-    assert '--seed: -1 is not a whole number of at least 0' in refused(['generate', '--seed', '-1'], capsys)
+    assert f'from {lo} to {hi:,} ({len(CFG.genres)} genres share' in refused(['generate', '--per-genre', str(hi + 1)], capsys)   # before: NumPy's "larger sample than population"
+    assert f'--seed: -1 is not a whole number from 0 to {cli.MAX_SEED:,}' in refused(['generate', '--seed', '-1'], capsys)
     assert f'from {CFG.crop_seconds:g}' in refused(['generate', '--seconds', '1'], capsys)
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['train', '--steps', '1000001'], f'--steps: 1000001 is not a whole number from 1 to 1,000,000 (more is a slip, not a budget: the default is {CFG.train_steps})'),
+    (['reproduce', '--steps', '10000000'], '--steps: 10000000 is not a whole number from 1 to 1,000,000 (more is a slip'),
+    (['train', '--epochs', '1001'], f"--epochs: 1001 is not a whole number from 1 to 1,000 (more is a slip, not a budget: the paper trains {CFG.paper_epochs})"),
+    (['generate', '--seed', str(2**32)], '--seed: 4294967296 is not a whole number from 0 to 4,294,967,295 (the largest 32-bit seed)')])
+def test_upper_bounds_say_the_range_and_why(argv, message, sandbox, capsys):
+    "Issue 22.3: a budget or seed too large for what it controls is refused where it is parsed, with the range and the reason (before: accepted)."
+    assert message in refused(argv, capsys)
+    ok = [argv[0], argv[1], str(cli.MAX_STEPS if argv[1] == '--steps' else cli.MAX_EPOCHS if argv[1] == '--epochs' else cli.MAX_SEED)]
+    assert cli.parser().parse_args(ok).command == argv[0]          # the bound itself is allowed
 
 
 PATH_VALUE = dict(empty='', missing='missing', file='a_file.txt', folder='folder', text='song.mp3', unwritable='ro/sub')

@@ -37,7 +37,7 @@ def test_load_ensemble_loads_each_member_from_its_run_folder(tmp_path, monkeypat
     assert isinstance(e, Ensemble) and e.names == ['LateFusionCRNN', 'Mel2DCNN'] and not e.training
     assert not any(m.training for m in e.modules())
     assert calls == [(tmp_path/'LateFusionCRNN', cfg, 'LateFusionCRNN'), (tmp_path/'Mel2DCNN', cfg, 'Mel2DCNN')]
-    monkeypatch.setattr(ens, 'runs_dir', lambda c: tmp_path)                    # the default run folder comes from runs_dir
+    monkeypatch.setattr(ens, 'find_runs', lambda c: tmp_path)                   # the default run folder comes from find_runs
     calls.clear(); load_ensemble('Ensemble2')
     assert [c[0] for c in calls] == [tmp_path/'LateFusionCRNN', tmp_path/'Mel2DCNN'] and calls[0][1] is CFG
 
@@ -64,6 +64,6 @@ def test_load_ensemble_reads_the_given_config(tmp_path, monkeypatch):
     cfg = CFG.replace(ensembles=(('Mine', ('Mel2DCNN', 'MFCC2DCNN')),), lr=3e-4)
     seen = []
     monkeypatch.setattr(ens, 'load_trained', lambda run, cfg=None, name=None: torch.nn.Linear(3, CFG.n_classes))
-    monkeypatch.setattr(ens, 'runs_dir', lambda c: seen.append(c) or tmp_path)
+    monkeypatch.setattr(ens, 'find_runs', lambda c: seen.append(c) or tmp_path)
     for n in ('Mel2DCNN', 'MFCC2DCNN'): (tmp_path/n).mkdir(); (tmp_path/n/'model.pt').touch()
     assert load_ensemble('Mine', cfg=cfg).names == ['Mel2DCNN', 'MFCC2DCNN'] and seen == [cfg]
