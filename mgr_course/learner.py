@@ -28,8 +28,8 @@ __all__ = ['CHECKPOINT_FORMAT', 'seed_everything', 'training_loaders', 'CancelFi
            'CancelTrainException', 'CancelBatchException', 'Callback', 'run_cbs', 'with_cbs', 'Learner', 'SeedCB',
            'to_device', 'DeviceCB', 'MetricsCB', 'StepBudgetCB', 'EarlyStoppingCB', 'cosine_lr', 'LRScheduleCB',
            'load_checkpoint', 'CheckpointCB', 'ChannelsLastCB', 'MixedPrecisionCB', 'ProgressCB', 'step_budget',
-           'run_identity', 'runs_dir', 'training_callbacks', 'train_network', 'load_history', 'load_trained',
-           'plot_history']
+           'run_identity', 'runs_dir', 'class_weights', 'WeightedCrossEntropy', 'training_loss', 'training_callbacks',
+           'train_network', 'load_history', 'load_trained', 'plot_history']
 
 # %% ../nbs/06_learner.ipynb #0822552c
 def seed_everything(seed: int, *extra: int) -> int:
@@ -341,13 +341,19 @@ def step_budget(name: str, steps_per_epoch: int, cfg: Config | None = None, step
 
 # %% ../nbs/06_learner.ipynb #218e9a31
 _BUDGET_FIELDS = ('dataset', 'train_steps', 'patience')   # a run may continue with a larger budget; the dataset is keyed by its task
+# settings added after the course's first runs: part of a run's identity only when changed, so that earlier runs keep their folders
+_IDENTITY_IF_CHANGED = dict(subset='small', class_weight='none', fma_medium_sha1=Config.fma_medium_sha1, fma_large_sha1=Config.fma_large_sha1)
 
 def _digest(obj) -> str: return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+def _settings(cfg: Config) -> dict:
+    "The settings a run depends on: all but the budget's, and the later ones only where changed."
+    return {k: v for k, v in asdict(cfg).items() if k not in _BUDGET_FIELDS and _IDENTITY_IF_CHANGED.get(k, object()) != v}
 
 def run_identity(name: str, clips: pd.DataFrame, cfg: Config | None = None) -> dict:
     "What a trained network depends on: its name and architecture, the task (`task_key`: files, genres, splits), and every setting but the budget."
     cfg = cfg or CFG
-    ident = dict(network=name, dataset=task_key(clips, cfg.genres), settings=_digest({k: v for k, v in asdict(cfg).items() if k not in _BUDGET_FIELDS}))
+    ident = dict(network=name, dataset=task_key(clips, cfg.genres), settings=_digest(_settings(cfg)))
     if name: ident['architecture'] = _digest(repr(build_model(name, cfg)))     # its layers, kernels and strides, as the code builds them
     return ident
 
@@ -357,6 +363,25 @@ def runs_dir(cfg: Config | None = None, clips: pd.DataFrame | None = None) -> Pa
     clips = clip_table(cfg, progress=False) if clips is None else clips
     ident = run_identity('', clips, cfg)
     return data_dir()/'runs'/f"{dataset_root(cfg).name}-{_digest([ident['dataset'], ident['settings']])[:10]}"
+
+# %% ../nbs/06_learner.ipynb #c5dc9078
+def class_weights(clips: pd.DataFrame, cfg: Config | None = None) -> torch.Tensor:
+    "Inverse frequency of each class in the training split, n / (K n_k) (scikit-learn's 'balanced'); 0 for a class with no training clip."
+    cfg = cfg or CFG
+    counts = np.bincount(clips.label[clips.split == 'training'].to_numpy(dtype=np.int64), minlength=cfg.n_classes).astype(np.float64)
+    w = np.divide(counts.sum(), cfg.n_classes * counts, out=np.zeros_like(counts), where=counts > 0)
+    return torch.tensor(w, dtype=torch.float32)
+
+class WeightedCrossEntropy:
+    "Cross-entropy with a weight per class (on the logits' device): `loss(logits [batch, classes], labels [batch])`."
+    def __init__(self, weight: torch.Tensor): self.weight = weight
+    def __call__(self, logits, y): return F.cross_entropy(logits, y, weight=self.weight.to(logits.device))
+    def __repr__(self): return f"WeightedCrossEntropy({[round(float(w), 3) for w in self.weight]})"
+
+def training_loss(clips: pd.DataFrame, cfg: Config | None = None) -> Callable:
+    "The loss `train_network` uses: plain cross-entropy, or class-weighted when `cfg.class_weight` is 'balanced'."
+    cfg = cfg or CFG
+    return F.cross_entropy if cfg.class_weight == 'none' else WeightedCrossEntropy(class_weights(clips, cfg))
 
 # %% ../nbs/06_learner.ipynb #82ed556b
 def training_callbacks(name: str, run: Path, identity: dict, max_steps: int, cfg: Config | None = None,
@@ -387,7 +412,7 @@ def train_network(name: str, cfg: Config | None = None, clips: pd.DataFrame | No
     max_steps = step_budget(name, len(train_dl), cfg, steps, epochs)
     identity = run_identity(name, clips, cfg)
     seed_everything(cfg.seed, zlib.crc32(name.encode()))     # the initial weights depend on the seed and the network only
-    learn = Learner(build_model(name, cfg), train_dl, valid_dl, lr=cfg.lr,
+    learn = Learner(build_model(name, cfg), train_dl, valid_dl, loss_func=training_loss(clips, cfg), lr=cfg.lr,
                     cbs=[*training_callbacks(name, run, identity, max_steps, cfg, device, progress), *cbs])
     with file_lock(run.parent/f'.{name}.lock', f'training {name}'):
         t0 = time.perf_counter(); learn.fit(max_steps)    # an upper bound on the epochs: StepBudgetCB ends the fit

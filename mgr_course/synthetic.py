@@ -10,14 +10,14 @@ import os, shutil, time
 from pathlib import Path
 import numpy as np, pandas as pd, soundfile as sf
 from scipy import signal
-from .config import CFG, GENRES
+from .config import CFG, GENRES, FMA_SUBSETS, FMA_MEDIUM_GENRE_CLIPS
 from .files import parallel_map, file_lock
 
 
 # %% auto #0
 __all__ = ['TABLE', 'INSTRUMENTS', 'DRUMS', 'SCALES', 'GENRE_STYLES', 'PARTS', 'FMA_GENRE_IDS', 'DEFECTS', 'COMPLETE',
-           'wavetable', 'harmonics', 'midi_hz', 'Instrument', 'make_instrument', 'make_drum', 'draw_song',
-           'render_song', 'split_sizes', 'plan_dataset', 'write_metadata', 'write_mp3', 'make_clip',
+           'wavetable', 'harmonics', 'midi_hz', 'Instrument', 'make_instrument', 'make_drum', 'draw_song', 'SongGrid',
+           'render_song', 'split_sizes', 'genre_counts', 'plan_dataset', 'write_metadata', 'write_mp3', 'make_clip',
            'generate_synthetic']
 
 # %% ../nbs/01a_synthetic.ipynb #655d0f2b
@@ -138,7 +138,7 @@ DRUMS = ('kick', 'snare', 'clap', 'hat', 'open_hat', 'shaker', 'hand_drum', 'rim
 SCALES = dict(major=(0, 2, 4, 5, 7, 9, 11), minor=(0, 2, 3, 5, 7, 8, 10), dorian=(0, 2, 3, 5, 7, 9, 10),
               mixolydian=(0, 2, 4, 5, 7, 9, 10), phrygian_dominant=(0, 1, 4, 5, 7, 8, 10), hijaz=(0, 1, 4, 5, 7, 9, 10),
               pentatonic=(0, 2, 4, 7, 9), minor_pentatonic=(0, 3, 5, 7, 10), whole_tone=(0, 2, 4, 6, 8, 10),
-              chromatic=tuple(range(12)))
+              chromatic=tuple(range(12)), blues=(0, 3, 5, 6, 7, 10))
 
 # each option list holds (value, weight) pairs; drum patterns: one string per drum, 16 (or 12) steps
 GENRE_STYLES = {
@@ -205,6 +205,63 @@ GENRE_STYLES = {
     lead=[('riff', 2), ('none', 2), ('melody', 1)], lead_inst=[('dist_guitar', 3), ('saw_lead', 1)],
     scale=[('minor_pentatonic', 2), ('mixolydian', 1), ('minor', 1), ('major', 1)], prog=[((0, 3, 4, 3), 2), ((0, 6, 3, 0), 1), ((0, 4, 3, 0), 1)],
     texture=[('none', 1)], reverb=(.1, .3), lowpass=(7000, 16000), pump=(0, 0), register=(40, 52)),
+ # --- FMA medium's other eight top genres (the 16-genre stand-in); the eight above never borrow from them (see `draw_song`)
+ 'Blues': dict(tempo=(60, 100), swing=(.18, .3), meter=[(12, 3), (16, 1)],
+    drums=[(dict(kick='x.....x.....', snare='...x.....x..', hat='x.xx.xx.xx.x'), 3), (None, 1)],
+    bass=[('walking', 4), ('roots', 1)], bass_inst=[('upright_bass', 3), ('saw_bass', 1)],
+    chords=[('block', 2), ('strum', 2), ('stabs', 1)], chord_inst=[('organ', 2), ('piano', 2), ('guitar', 2)],
+    lead=[('riff', 3), ('melody', 2)], lead_inst=[('guitar', 2), ('dist_guitar', 2), ('fiddle', 1)],
+    scale=[('blues', 4), ('minor_pentatonic', 2), ('mixolydian', 1)], prog=[((0, 3, 0, 4), 3), ((0, 0, 3, 0), 2)],
+    texture=[('room', 2), ('none', 1)], reverb=(.15, .4), lowpass=(5000, 12000), pump=(0, 0), register=(45, 57)),
+ 'Classical': dict(tempo=(56, 132), swing=(0, .02), meter=[(16, 2), (12, 2)],
+    drums=[(None, 1)],
+    bass=[('roots', 2), ('none', 1)], bass_inst=[('upright_bass', 2), ('sine_bass', 1)],
+    chords=[('arp', 3), ('block', 1), ('pad', 1)], chord_inst=[('strings', 3), ('piano', 3), ('organ', 1)],
+    lead=[('melody', 4)], lead_inst=[('strings', 2), ('flute', 2), ('piano', 2), ('fiddle', 1)],
+    scale=[('major', 3), ('minor', 2)], prog=[((0, 3, 4, 0), 2), ((0, 5, 1, 4), 2), ((5, 1, 4, 0), 1)],
+    texture=[('none', 2), ('room', 1)], reverb=(.4, .8), lowpass=(8000, 18000), pump=(0, 0), register=(55, 69)),
+ 'Country': dict(tempo=(96, 140), swing=(0, .1), meter=[(16, 3), (12, 1)],
+    drums=[(dict(kick='x.......x.......', snare='....x.......x...', hat='x.x.x.x.x.x.x.x.'), 2), (dict(kick='x...x...x...x...', rim='..x...x...x...x.'), 2)],
+    bass=[('roots', 3), ('walking', 1)], bass_inst=[('upright_bass', 2), ('saw_bass', 1)],
+    chords=[('strum', 4), ('arp', 1)], chord_inst=[('guitar', 4), ('piano', 1)],
+    lead=[('melody', 3), ('riff', 1)], lead_inst=[('fiddle', 3), ('guitar', 2), ('pluck', 1)],
+    scale=[('major', 3), ('mixolydian', 1), ('pentatonic', 2)], prog=[((0, 3, 4, 0), 3), ((0, 0, 4, 4), 1)],
+    texture=[('none', 2), ('room', 1)], reverb=(.1, .3), lowpass=(7000, 15000), pump=(0, 0), register=(50, 62)),
+ 'Easy Listening': dict(tempo=(66, 100), swing=(0, .08), meter=[(16, 2), (12, 1)],
+    drums=[(dict(kick='x.......x.......', rim='....x.......x...', shaker='x.x.x.x.x.x.x.x.'), 2), (None, 2)],
+    bass=[('roots', 3), ('walking', 1)], bass_inst=[('sine_bass', 2), ('upright_bass', 1)],
+    chords=[('pad', 3), ('block', 2), ('arp', 1)], chord_inst=[('epiano', 3), ('strings', 2), ('pad', 2)],
+    lead=[('melody', 3), ('sparse', 1)], lead_inst=[('flute', 2), ('epiano', 2), ('bell', 1)],
+    scale=[('major', 4), ('dorian', 1)], prog=[((0, 5, 1, 4), 2), ((0, 3, 1, 4), 2)],
+    texture=[('none', 3), ('room', 1)], reverb=(.3, .6), lowpass=(5000, 11000), pump=(0, 0), register=(55, 67)),
+ 'Jazz': dict(tempo=(96, 190), swing=(.2, .33), meter=[(16, 3), (12, 1)],
+    drums=[(dict(open_hat='x...x.x.x...x.x.', hat='....x.......x...', kick='x.........x.....'), 3), (dict(shaker='x.x.x.x.x.x.x.x.', rim='......x.......x.'), 1)],
+    bass=[('walking', 5)], bass_inst=[('upright_bass', 4), ('sine_bass', 1)],
+    chords=[('stabs', 2), ('loop', 2), ('block', 1)], chord_inst=[('epiano', 2), ('piano', 3), ('organ', 1)],
+    lead=[('melody', 3), ('ornamented', 1)], lead_inst=[('square_lead', 1), ('flute', 2), ('piano', 1), ('saw_lead', 1)],
+    scale=[('dorian', 3), ('mixolydian', 2), ('blues', 1)], prog=[((1, 4, 0, 0), 3), ((0, 5, 1, 4), 2)],
+    texture=[('room', 2), ('none', 1)], reverb=(.15, .4), lowpass=(6000, 14000), pump=(0, 0), register=(48, 60)),
+ 'Old-Time / Historic': dict(tempo=(76, 128), swing=(0, .15), meter=[(16, 2), (12, 1)],
+    drums=[(None, 3), (dict(rim='x...x...x...x...'), 1)],
+    bass=[('roots', 2), ('none', 1)], bass_inst=[('upright_bass', 1)],
+    chords=[('strum', 3), ('block', 1)], chord_inst=[('pluck', 2), ('guitar', 1), ('piano', 2)],
+    lead=[('melody', 4)], lead_inst=[('fiddle', 3), ('flute', 1), ('piano', 1)],
+    scale=[('major', 3), ('mixolydian', 1)], prog=[((0, 3, 4, 0), 3), ((0, 4, 0, 4), 1)],
+    texture=[('vinyl', 4), ('room', 1)], reverb=(.05, .2), lowpass=(2500, 5000), pump=(0, 0), register=(52, 64)),
+ 'Soul-RnB': dict(tempo=(68, 108), swing=(.05, .16), meter=[(16, 1)],
+    drums=[(dict(kick='x......x.x......', snare='....x.......x...', hat='x.x.x.x.x.x.x.x.'), 3), (dict(kick='x.....x...x.....', clap='....x.......x...', hat='xxxxxxxxxxxxxxxx'), 2)],
+    bass=[('eighths', 2), ('808', 1), ('roots', 2)], bass_inst=[('saw_bass', 1), ('sine_bass', 2), ('sub808', 1)],
+    chords=[('loop', 2), ('pad', 2), ('stabs', 1)], chord_inst=[('epiano', 3), ('organ', 2), ('strings', 1)],
+    lead=[('melody', 3), ('sparse', 1)], lead_inst=[('saw_lead', 1), ('epiano', 1), ('flute', 1), ('strings', 1)],
+    scale=[('minor', 2), ('dorian', 3)], prog=[((1, 4, 0, 5), 2), ((0, 5, 1, 4), 2)],
+    texture=[('none', 2), ('vinyl', 1)], reverb=(.1, .35), lowpass=(6000, 14000), pump=(0, 0), register=(50, 62)),
+ 'Spoken': dict(tempo=(70, 110), swing=(0, .05), meter=[(16, 1)],
+    drums=[(None, 5), (dict(kick='x.......x.......'), 1)],
+    bass=[('none', 4), ('drone', 1)], bass_inst=[('sine_bass', 1)],
+    chords=[('none', 4), ('pad', 1)], chord_inst=[('pad', 1), ('strings', 1)],
+    lead=[('none', 4), ('sparse', 1)], lead_inst=[('bell', 1), ('piano', 1)],
+    scale=[('major', 1), ('minor', 1)], prog=[((0, 0, 0, 0), 1)],
+    texture=[('speech', 1)], reverb=(.02, .15), lowpass=(4000, 8000), pump=(0, 0), register=(48, 60)),
 }
 
 PARTS = ('tempo', 'swing', 'meter', 'drums', 'bass', 'bass_inst', 'chords', 'chord_inst', 'lead', 'lead_inst', 'scale', 'prog', 'texture', 'reverb', 'lowpass', 'register')
@@ -215,15 +272,15 @@ def _pick(opt, rng):
     vals, w = zip(*opt); w = np.asarray(w, float)
     return vals[rng.choice(len(vals), p=w/w.sum())]
 
-def draw_song(genre: str, rng: np.random.Generator, borrow: float = 0.15) -> dict:
-    "Concrete choices for one song of `genre`; each part comes from another random genre with probability `borrow`."
-    others = [g for g in GENRE_STYLES if g != genre]
+def draw_song(genre: str, rng: np.random.Generator, borrow: float = 0.15, genres=GENRES) -> dict:
+    "Concrete choices for one song of `genre`; each part comes from another random genre of `genres` with probability `borrow`."
+    others = [g for g in genres if g != genre]
     song = {}
     for part in PARTS:
         g = others[rng.integers(len(others))] if rng.random() < borrow else genre
         song[part] = _pick(GENRE_STYLES[g][part], rng)
     song['pump'] = _pick(GENRE_STYLES[genre]['pump'], rng) if GENRE_STYLES[genre]['pump'][1] else 0.
-    if song['lead'] == 'none' and song['chords'] in ('none', 'cluster'):       # something must play: no silent clips
+    if song['lead'] == 'none' and song['chords'] in ('none', 'cluster') and song['texture'] != 'speech':   # something must play: no silent clips
         song['lead'] = 'random' if genre == 'Experimental' else 'melody'
     song['key'] = int(rng.integers(12))
     return song
@@ -248,92 +305,119 @@ class _Notes:
         if k not in self.cache: self.cache[k] = self.inst(midi_hz(k[0]/4), int(k[1]*self.sr/50), self.sr)
         return self.cache[k]
 
-def render_song(song: dict, seconds: float, sr: int, rng: np.random.Generator) -> np.ndarray:
-    "Render `song` (from `draw_song`) to a stereo float32 array [samples, 2] at `sr`, peak below 1."
-    n = int(seconds*sr)
-    steps_per_bar = song['meter']
-    step = 60/song['tempo']/4                       # a 16th note, in seconds
-    n_steps = int(seconds/step) + 1
-    t_step = lambda i: (i + (song['swing'] if i % 2 else 0))*step + rng.normal(0, 0.004)
-    scale, root = SCALES[song['scale']], int(song['register']) + song['key'] % 12 - 6
-    prog = song['prog']
-    bar_of = lambda i: i//steps_per_bar
-    chord_at = lambda i: _chord(scale, root, prog[bar_of(i) % len(prog)])
-    buses = {k: np.zeros(n + sr, np.float32) for k in ('drums', 'bass', 'chords', 'lead', 'texture')}
-    phrase_on = {k: [True] + [rng.random() < 0.9 for _ in range(n_steps//(4*steps_per_bar) + 1)] for k in buses}   # 4-bar phrases; the first always plays
-    on = lambda k, i: phrase_on[k][i//(4*steps_per_bar)]
-    # --- drums
-    d = song['drums']
+class SongGrid:
+    "A song laid out on a grid of steps (a 16th note each): its time, bar, chord and phrase at each step, and its five buses."
+    def __init__(self, song: dict, seconds: float, sr: int, rng: np.random.Generator):
+        self.song, self.seconds, self.sr, self.rng, self.n = song, seconds, sr, rng, int(seconds*sr)
+        self.steps_per_bar = song['meter']
+        self.step = 60/song['tempo']/4                  # a 16th note, in seconds
+        self.n_steps = int(seconds/self.step) + 1
+        self.scale, self.root = SCALES[song['scale']], int(song['register']) + song['key'] % 12 - 6
+        self.buses = {k: np.zeros(self.n + sr, np.float32) for k in ('drums', 'bass', 'chords', 'lead', 'texture')}
+        self.phrase_on = {k: [True] + [rng.random() < 0.9 for _ in range(self.n_steps//(4*self.steps_per_bar) + 1)]
+                          for k in self.buses}          # 4-bar phrases; the first always plays
+    def t(self, i) -> float:
+        "Time of step `i` in seconds: swung, with a little human jitter."
+        return (i + (self.song['swing'] if i % 2 else 0))*self.step + self.rng.normal(0, 0.004)
+    def bar(self, i) -> int: return i//self.steps_per_bar
+    def chord(self, i) -> list: return _chord(self.scale, self.root, self.song['prog'][self.bar(i) % len(self.song['prog'])])
+    def on(self, k, i) -> bool: return self.phrase_on[k][i//(4*self.steps_per_bar)]
+
+# %% ../nbs/01a_synthetic.ipynb #c90a27ff
+def _drums(g: SongGrid):
+    "The drum bus: random hits of a random kit, or the style's patterns step by step."
+    d, sr, rng, bus = g.song['drums'], g.sr, g.rng, g.buses['drums']
     if d == 'random':
         kit = {k: make_drum(k, sr, rng) for k in rng.choice(DRUMS, 3, replace=False)}
-        for _ in range(int(seconds*rng.uniform(1, 5))):
+        for _ in range(int(g.seconds*rng.uniform(1, 5))):
             k = list(kit)[rng.integers(len(kit))]
-            _add(buses['drums'], kit[k]*rng.uniform(.3, 1), rng.uniform(0, seconds)*sr)
+            _add(bus, kit[k]*rng.uniform(.3, 1), rng.uniform(0, g.seconds)*sr)
     elif d:
         kit = {k: make_drum(k, sr, rng) for k in d}
-        for i in range(n_steps):
-            if not on('drums', i): continue
+        for i in range(g.n_steps):
+            if not g.on('drums', i): continue
             for k, pat in d.items():
-                p = pat[(i % steps_per_bar) % len(pat)]
-                if p != '.' and (k != 'crash' or bar_of(i) % 4 == 0): _add(buses['drums'], kit[k]*rng.uniform(.7, 1)*(.5 if p == 'o' else 1), t_step(i)*sr)
-    # --- bass
-    b, bass = song['bass'], _Notes(make_instrument(song['bass_inst'], rng), sr)
-    for i in range(n_steps):
+                p = pat[(i % g.steps_per_bar) % len(pat)]
+                if p != '.' and (k != 'crash' or g.bar(i) % 4 == 0): _add(bus, kit[k]*rng.uniform(.7, 1)*(.5 if p == 'o' else 1), g.t(i)*sr)
+
+def _bass(g: SongGrid):
+    "The bass bus: the chord's root, in the rhythm of the song's bass style."
+    b, bass, sr, rng, step, bus = g.song['bass'], _Notes(make_instrument(g.song['bass_inst'], g.rng), g.sr), g.sr, g.rng, g.step, g.buses['bass']
+    for i in range(g.n_steps):
         if b == 'none': break
-        if not on('bass', i): continue
-        r = chord_at(i)[0] - 12*(1 + (root > 50))
-        j = i % steps_per_bar
-        if b == 'roots' and j % 8 == 0: _add(buses['bass'], bass(r, 7*step), t_step(i)*sr)
-        elif b == 'eighths' and j % 2 == 0: _add(buses['bass'], bass(r + (7 if j == 12 and rng.random() < .3 else 0), 1.8*step), t_step(i)*sr)
-        elif b == 'offbeat' and j % 4 == 2: _add(buses['bass'], bass(r, 1.5*step), t_step(i)*sr)
-        elif b == 'walking' and j % 4 == 0: _add(buses['bass'], bass(r + scale[rng.integers(len(scale))], 3.5*step), t_step(i)*sr)
-        elif b == '808' and j in (0, 7, 10): _add(buses['bass'], bass(r, 5*step), t_step(i)*sr)
-        elif b == 'drone' and i == 0: _add(buses['bass'], bass(r, seconds)*0.7, 0)
-        elif b == 'random' and rng.random() < .06: _add(buses['bass'], bass(r + rng.integers(-5, 6), rng.uniform(1, 8)*step), t_step(i)*sr)
-    # --- chords
-    c, chords = song['chords'], _Notes(make_instrument(song['chord_inst'], rng), sr)
+        if not g.on('bass', i): continue
+        r = g.chord(i)[0] - 12*(1 + (g.root > 50))
+        j = i % g.steps_per_bar
+        if b == 'roots' and j % 8 == 0: _add(bus, bass(r, 7*step), g.t(i)*sr)
+        elif b == 'eighths' and j % 2 == 0: _add(bus, bass(r + (7 if j == 12 and rng.random() < .3 else 0), 1.8*step), g.t(i)*sr)
+        elif b == 'offbeat' and j % 4 == 2: _add(bus, bass(r, 1.5*step), g.t(i)*sr)
+        elif b == 'walking' and j % 4 == 0: _add(bus, bass(r + g.scale[rng.integers(len(g.scale))], 3.5*step), g.t(i)*sr)
+        elif b == '808' and j in (0, 7, 10): _add(bus, bass(r, 5*step), g.t(i)*sr)
+        elif b == 'drone' and i == 0: _add(bus, bass(r, g.seconds)*0.7, 0)
+        elif b == 'random' and rng.random() < .06: _add(bus, bass(r + rng.integers(-5, 6), rng.uniform(1, 8)*step), g.t(i)*sr)
+
+def _chords(g: SongGrid):
+    "The chord bus: the progression, played as the song's chord style says (pads, strums, arpeggios, stabs, power chords...)."
+    c, chords, sr, rng, step, bus = g.song['chords'], _Notes(make_instrument(g.song['chord_inst'], g.rng), g.sr), g.sr, g.rng, g.step, g.buses['chords']
     vol = 1/3
-    for i in range(n_steps):
+    for i in range(g.n_steps):
         if c == 'none': break
-        if not on('chords', i): continue
-        j, ch = i % steps_per_bar, chord_at(i)
-        bar_len = steps_per_bar*step
+        if not g.on('chords', i): continue
+        j, ch = i % g.steps_per_bar, g.chord(i)
+        bar_len = g.steps_per_bar*step
         if c in ('pad', 'block') and j == 0:
-            for m in ch: _add(buses['chords'], chords(m, bar_len*(1.05 if c == 'pad' else .9))*vol, t_step(i)*sr)
+            for m in ch: _add(bus, chords(m, bar_len*(1.05 if c == 'pad' else .9))*vol, g.t(i)*sr)
         elif c == 'strum' and j % 4 in (0, 2) and rng.random() < (.95 if j % 4 == 0 else .6):
-            for s_, m in enumerate(ch + [ch[0] + 12]): _add(buses['chords'], chords(m, 3*step)*vol*.8, (t_step(i) + 0.012*s_)*sr)
-        elif c == 'arp' and j % 2 == 0: _add(buses['chords'], chords(ch[(j//2) % 3] + 12*((j//6) % 2), 3*step)*.6, t_step(i)*sr)
-        elif c == 'arp16': _add(buses['chords'], chords(ch[j % 3] + 12*((j//3) % 2), .9*step)*.5, t_step(i)*sr)
+            for s_, m in enumerate(ch + [ch[0] + 12]): _add(bus, chords(m, 3*step)*vol*.8, (g.t(i) + 0.012*s_)*sr)
+        elif c == 'arp' and j % 2 == 0: _add(bus, chords(ch[(j//2) % 3] + 12*((j//6) % 2), 3*step)*.6, g.t(i)*sr)
+        elif c == 'arp16': _add(bus, chords(ch[j % 3] + 12*((j//3) % 2), .9*step)*.5, g.t(i)*sr)
         elif c == 'stabs' and j % 4 == 2:
-            for m in ch: _add(buses['chords'], chords(m, step)*vol, t_step(i)*sr)
+            for m in ch: _add(bus, chords(m, step)*vol, g.t(i)*sr)
         elif c == 'loop' and j in (0, 6, 10):
-            for m in ch: _add(buses['chords'], chords(m, 4*step)*vol, t_step(i)*sr)
+            for m in ch: _add(bus, chords(m, 4*step)*vol, g.t(i)*sr)
         elif c == 'power' and j % 2 == 0:
-            for m in (ch[0] - 12, ch[0] - 5, ch[0]): _add(buses['chords'], chords(m, 1.9*step)*vol, t_step(i)*sr)
+            for m in (ch[0] - 12, ch[0] - 5, ch[0]): _add(bus, chords(m, 1.9*step)*vol, g.t(i)*sr)
         elif c == 'cluster' and rng.random() < .03:
-            for m in rng.choice(24, 4, replace=False) + root - 12: _add(buses['chords'], chords(m, rng.uniform(4, 16)*step)*.3, t_step(i)*sr)
+            for m in rng.choice(24, 4, replace=False) + g.root - 12: _add(bus, chords(m, rng.uniform(4, 16)*step)*.3, g.t(i)*sr)
         elif c == 'drone' and i == 0:
-            for m in (ch[0] - 12, ch[0] - 5): _add(buses['chords'], chords(m, seconds)*.4, 0)
-    # --- lead: a 2-bar motif on the scale, repeated with variations
-    l, lead = song['lead'], _Notes(make_instrument(song['lead_inst'], rng), sr)
+            for m in (ch[0] - 12, ch[0] - 5): _add(bus, chords(m, g.seconds)*.4, 0)
+
+def _lead(g: SongGrid):
+    "The lead bus: a 2-bar motif on the scale, repeated with variations."
+    l, lead, sr, rng, step = g.song['lead'], _Notes(make_instrument(g.song['lead_inst'], g.rng), g.sr), g.sr, g.rng, g.step
     density = dict(melody=.35, riff=.5, sparse=.12, ornamented=.4, random=.15).get(l, 0)
-    motif_len = 2*steps_per_bar
+    motif_len = 2*g.steps_per_bar
     motif = [(rng.random() < density, int(rng.integers(-3, 5))) for _ in range(motif_len)]
-    deg = 0
-    for i in range(n_steps):
+    deg, scale, root = 0, g.scale, g.root
+    for i in range(g.n_steps):
         if l == 'none': break
         hit, move = motif[i % motif_len]
         if rng.random() < .15: hit, move = rng.random() < density, int(rng.integers(-3, 4))
         hit = hit or i == 0                             # the lead opens the song: with draw_song's rule, no clip is silent
-        if not hit or not on('lead', i): continue
+        if not hit or not g.on('lead', i): continue
         deg = int(np.clip(deg + move, -3, 10)) if l != 'riff' else move
         m = root + 12 + scale[deg % len(scale)] + 12*(deg//len(scale))
         if l == 'random': m = root + rng.uniform(0, 30)
         dur = step*rng.choice([1, 2, 2, 3, 4])
-        _add(buses['lead'], lead(m, dur)*.5, t_step(i)*sr)
-        if l == 'ornamented' and rng.random() < .4: _add(buses['lead'], lead(m + scale[1], step/2)*.35, (t_step(i) - step/2)*sr)
-    # --- texture
-    tx, T = song['texture'], buses['texture']
+        _add(g.buses['lead'], lead(m, dur)*.5, g.t(i)*sr)
+        if l == 'ornamented' and rng.random() < .4: _add(g.buses['lead'], lead(m + scale[1], step/2)*.35, (g.t(i) - step/2)*sr)
+
+# %% ../nbs/01a_synthetic.ipynb #4d3c3043
+def _speech(T, sr: int, seconds: float, rng: np.random.Generator):
+    "Syllables of a voice into bus `T`: a buzz at a speaking pitch and a breath of noise through two formants, with pauses between words."
+    t0 = rng.uniform(0, .3)
+    while t0 < seconds:
+        dur = rng.uniform(.08, .3); m = int(dur*sr); tt = np.arange(m, dtype=np.float32)/sr
+        f0 = rng.uniform(90, 220)*(1 + .1*np.sin(2*np.pi*rng.uniform(1, 4)*tt))
+        src = (np.cumsum(f0)/sr % 1 - .5) + .2*rng.standard_normal(m).astype(np.float32)
+        y = sum(signal.sosfilt(signal.butter(2, [f, f*1.3], 'bandpass', fs=sr, output='sos'), src)
+                for f in (rng.uniform(300, 900), min(rng.uniform(900, 2500), .3*sr)))
+        _add(T, (.6*y*np.sin(np.pi*tt/dur)).astype(np.float32), t0*sr)
+        t0 += dur + (rng.uniform(.02, .1) if rng.random() < .8 else rng.uniform(.3, .8))
+
+def _texture(g: SongGrid):
+    "The texture bus: vinyl crackle, a filter sweep, a drone, glitches, room noise, or a speaking voice."
+    tx, T, sr, rng, seconds, n = g.song['texture'], g.buses['texture'], g.sr, g.rng, g.seconds, g.n
     if tx == 'vinyl':
         T[:] = 0.02*_noise(len(T), rng, sr, (0, 3000))
         clicks = rng.integers(0, len(T), int(seconds*rng.uniform(5, 20))); T[clicks] += rng.uniform(.1, .4, len(clicks))
@@ -343,19 +427,23 @@ def render_song(song: dict, seconds: float, sr: int, rng: np.random.Generator) -
             a, z = k*len(T)//8, (k + 1)*len(T)//8
             T[a:z] = .15*signal.sosfilt(signal.butter(2, [f[k], f[k]*1.5], 'bandpass', fs=sr, output='sos'), x[a:z])
     elif tx == 'drone':
-        t = np.arange(len(T), dtype=np.float32)/sr; f0 = midi_hz(root - 12)
+        t = np.arange(len(T), dtype=np.float32)/sr; f0 = midi_hz(g.root - 12)
         T[:] = .12*(np.sin(2*np.pi*f0*t) + .5*np.sin(2*np.pi*f0*1.503*t))*(1 + .3*np.sin(2*np.pi*rng.uniform(.05, .3)*t))
     elif tx == 'glitch':
-        src = buses['drums'] + buses['lead'] + _noise(len(T), rng, sr, (500, 5000))*.05
+        src = g.buses['drums'] + g.buses['lead'] + _noise(len(T), rng, sr, (500, 5000))*.05
         for _ in range(int(seconds*rng.uniform(1, 4))):
-            a, g = rng.integers(0, n), int(rng.uniform(.01, .08)*sr)
-            for r_ in range(int(rng.integers(2, 8))): _add(T, src[a:a+g]*.8, a + r_*g)
+            a, w = rng.integers(0, n), int(rng.uniform(.01, .08)*sr)
+            for r_ in range(int(rng.integers(2, 8))): _add(T, src[a:a+w]*.8, a + r_*w)
     elif tx == 'room':
         T[:] = 0.01*_noise(len(T), rng, sr, (0, 1500))
-    # --- mix: levels, side-chain pump, stereo positions
+    elif tx == 'speech': _speech(T, sr, seconds, rng)
+
+def _mix(g: SongGrid) -> np.ndarray:
+    "The buses mixed: levels, side-chain pump, stereo positions, one reverb send, a low-pass and a soft limiter; [samples, 2]."
+    song, buses, sr, rng, n = g.song, g.buses, g.sr, g.rng, g.n
     level = dict(drums=rng.uniform(.5, 1), bass=rng.uniform(.4, .9), chords=rng.uniform(.3, .8), lead=rng.uniform(.3, .8), texture=rng.uniform(.5, 1.2))
     if song['pump']:
-        ph = (np.arange(n + sr, dtype=np.float32)/np.float32(sr*4*step)) % 1
+        ph = (np.arange(n + sr, dtype=np.float32)/np.float32(sr*4*g.step)) % 1
         buses['chords'] *= 1 - song['pump']*np.exp(-8*ph)
     pan = dict(drums=0, bass=0, chords=rng.uniform(-.5, .5), lead=rng.uniform(-.4, .4), texture=rng.uniform(-.3, .3))
     mix = np.zeros((2, n + sr), np.float32)              # channels first: every operation below runs on contiguous rows
@@ -372,9 +460,17 @@ def render_song(song: dict, seconds: float, sr: int, rng: np.random.Generator) -
     mix = mix/(np.abs(mix).max() + 1e-9)*rng.uniform(1.2, 2.5)
     return np.ascontiguousarray((np.tanh(mix)*rng.uniform(.5, .9)).T, dtype=np.float32)
 
+def render_song(song: dict, seconds: float, sr: int, rng: np.random.Generator) -> np.ndarray:
+    "Render `song` (from `draw_song`) to a stereo float32 array [samples, 2] at `sr`, peak below 1."
+    g = SongGrid(song, seconds, sr, rng)
+    for part in (_drums, _bass, _chords, _lead, _texture): part(g)
+    return _mix(g)
+
 # %% ../nbs/01a_synthetic.ipynb #c3466477
 FMA_GENRE_IDS = {'Electronic': 15, 'Experimental': 38, 'Folk': 17, 'Hip-Hop': 21, 'Instrumental': 1235,
-                 'International': 2, 'Pop': 10, 'Rock': 12}   # FMA's genre_id of each top genre
+                 'International': 2, 'Pop': 10, 'Rock': 12,   # FMA's genre_id of each top genre (fixtures/fma_metadata/genres.csv)
+                 'Blues': 3, 'Classical': 5, 'Country': 9, 'Easy Listening': 13, 'Jazz': 4, 'Old-Time / Historic': 8,
+                 'Soul-RnB': 14, 'Spoken': 20}
 DEFECTS = ('truncated', 'empty', 'silent', 'short', 'garbage')
 
 _WORDS = ('Night', 'River', 'Glass', 'Echo', 'Paper', 'Summer', 'Iron', 'Velvet', 'Static', 'Golden', 'Hollow', 'Neon',
@@ -390,21 +486,31 @@ def split_sizes(per_genre: int, valid_fraction: float = 0.1, test_fraction: floa
                          f"validation and {n_test} test clips; raise per_genre or lower the fractions")
     return per_genre - n_val - n_test, n_val, n_test
 
+def genre_counts(per_genre: int, genres=GENRES, subset: str = 'small') -> list:
+    "Clips of each genre: `per_genre` each for FMA small (balanced); for medium and large, FMA medium's proportions with the same mean, at least 3."
+    if subset == 'small': return [per_genre]*len(genres)
+    share = np.array([FMA_MEDIUM_GENRE_CLIPS[g] for g in genres], float)
+    return [max(3, int(round(c))) for c in share/share.sum()*per_genre*len(genres)]
+
 def plan_dataset(per_genre: int, seed: int, genres=GENRES, defects=DEFECTS,
-                 valid_fraction: float = 0.1, test_fraction: float = 0.1) -> pd.DataFrame:
-    "One row per clip: track_id (index), genre, split, sample_rate, channels, defect (or '') and a title with FMA-like quirks."
-    _, n_val, n_test = split_sizes(per_genre, valid_fraction, test_fraction)
+                 valid_fraction: float = 0.1, test_fraction: float = 0.1, counts=None) -> pd.DataFrame:
+    "One row per clip: track_id (index), genre, split, sample_rate, channels, defect (or '') and a title with FMA-like quirks; `counts`: clips per genre (default `per_genre` each)."
+    counts = [per_genre]*len(genres) if counts is None else list(counts)
+    sizes = {g: split_sizes(k, valid_fraction, test_fraction) for g, k in zip(genres, counts)}
     rng = np.random.default_rng([seed, 0])
-    n = per_genre*len(genres)
+    n = sum(counts)
     ids = np.sort(rng.choice(np.arange(2, 156_000), n, replace=False))
-    genre = np.array(genres)[rng.permutation(np.arange(n) % len(genres))]
+    order = np.repeat(np.arange(len(genres)), counts) if len(set(counts)) > 1 else np.arange(n) % len(genres)   # balanced: the layout of old
+    genre = np.array(genres)[rng.permutation(order)]
     split = np.empty(n, object)
     for g in genres:
+        _, n_val, n_test = sizes[g]
         i = rng.permutation(np.nonzero(genre == g)[0])
         split[i] = 'training'; split[i[:n_val]] = 'validation'; split[i[n_val:n_val+n_test]] = 'test'
     df = pd.DataFrame(dict(genre=genre, split=split, sample_rate=rng.choice([44_100, 48_000], n, p=[.7, .3]),
                            channels=rng.choice([1, 2], n, p=[.8, .2]), defect=''), index=pd.Index(ids, name='track_id'))
-    for d, g in zip(defects, rng.permutation(genres)):     # one broken training clip in each of a few genres
+    pool = genres if len(set(counts)) == 1 else [g for g in genres if sizes[g][0] >= 2]   # unbalanced: never a genre's only training clip
+    for d, g in zip(defects, rng.permutation(pool)):       # one broken training clip in each of a few genres
         df.loc[rng.choice(df.index[(df.genre == g) & (df.split == 'training')]), 'defect'] = d
     w = np.array(_WORDS)
     titles = [f"{a} {b}" for a, b in zip(w[rng.integers(len(w), size=n)], w[rng.integers(len(w), size=n)])]
@@ -415,8 +521,8 @@ def plan_dataset(per_genre: int, seed: int, genres=GENRES, defects=DEFECTS,
     return df
 
 # %% ../nbs/01a_synthetic.ipynb #e000a015
-def write_metadata(plan: pd.DataFrame, meta_dir: Path, seconds: float, seed: int = 0):
-    "Write FMA-style `tracks.csv` and `genres.csv` for `plan` into `meta_dir`."
+def write_metadata(plan: pd.DataFrame, meta_dir: Path, seconds: float, seed: int = 0, subset: str = 'small'):
+    "Write FMA-style `tracks.csv` and `genres.csv` for `plan` (the clips of `subset`) into `meta_dir`, with a few tracks of the larger subsets."
     meta_dir = Path(meta_dir); meta_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 1])
     ids = lambda gs: [str([FMA_GENRE_IDS.get(g, 10_000 + i)]) for i, g in enumerate(gs)]
@@ -425,7 +531,8 @@ def write_metadata(plan: pd.DataFrame, meta_dir: Path, seconds: float, seed: int
     extra = pd.DataFrame(dict(genre=np.where(rng.random(n_extra) < .5, None, rng.choice(sorted(plan.genre.unique()), n_extra)),
                               split=rng.choice(['training', 'validation', 'test'], n_extra), title='Outtake', artist='Various'),
                          index=pd.Index(extra_ids, name='track_id'))
-    both = pd.concat([plan.assign(subset='small'), extra.assign(subset=rng.choice(['medium', 'large'], n_extra))]).sort_index()
+    larger = list(FMA_SUBSETS)[list(FMA_SUBSETS).index(subset) + 1:] or [subset]     # FMA large: its extras are large tracks too
+    both = pd.concat([plan.assign(subset=subset), extra.assign(subset=rng.choice(larger, n_extra))]).sort_index()
     cols = pd.MultiIndex.from_tuples([('album', 'title'), ('artist', 'name'), ('set', 'split'), ('set', 'subset'),
                                       ('track', 'bit_rate'), ('track', 'duration'), ('track', 'genre_top'),
                                       ('track', 'genres'), ('track', 'genres_all'), ('track', 'tags'), ('track', 'title')])
@@ -458,14 +565,14 @@ def write_mp3(path, y: np.ndarray, sr: int, kbps: int = 128):
     Path(path).write_bytes(bytes(enc.encode(pcm.tobytes()) + enc.flush()))
 
 def make_clip(path, track_id: int, genre: str, sample_rate: int, channels: int, defect: str, seconds: float, seed: int,
-              borrow: float = 0.15, crop_seconds: float = CFG.crop_seconds):
+              borrow: float = 0.15, crop_seconds: float = CFG.crop_seconds, genres=GENRES):
     "Render clip `track_id` of `genre` and write it to `path` as mp3, broken as `defect` says ('' for a good clip)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, int(track_id)])
     if defect == 'empty': path.write_bytes(b''); return
     if defect == 'garbage': path.write_bytes(rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes()); return
     dur = crop_seconds/2 if defect == 'short' else seconds
-    y = render_song(draw_song(genre, rng, borrow), dur, sample_rate, rng)
+    y = render_song(draw_song(genre, rng, borrow, genres), dur, sample_rate, rng)
     if defect == 'silent': y[:] = 0
     write_mp3(path, y.mean(1) if channels == 1 else y, sample_rate)
     if defect == 'truncated':                           # cut mid-stream: decodes, but to less than half a crop
@@ -479,12 +586,13 @@ COMPLETE = '.complete'   # marker written last, inside the temporary folder, bef
 def generate_synthetic(root, per_genre: int | None = None, seconds: float | None = None,
                        seed: int = CFG.synthetic_seed, genres=CFG.genres, n_jobs: int = 2, progress: bool = True,
                        borrow: float = 0.15, crop_seconds: float = CFG.crop_seconds,
-                       valid_fraction: float = 0.1, test_fraction: float = 0.1) -> Path:
-    "Make (once, atomically) a synthetic FMA small at `root`: `per_genre` clips of `seconds` for each genre (default: the config's); returns root."
+                       valid_fraction: float = 0.1, test_fraction: float = 0.1, subset: str = 'small') -> Path:
+    "Make (once, atomically) a synthetic FMA `subset` at `root`: `per_genre` clips of `seconds` a genre on average (`genre_counts`; default: the config's); returns root."
     per_genre, seconds = per_genre or CFG.synthetic_per_genre, seconds or CFG.synthetic_seconds
     root = Path(root).expanduser().absolute()
     if seconds < crop_seconds: raise ValueError(f"seconds={seconds}: clips must hold at least one crop ({crop_seconds:.2f} s)")
-    split_sizes(per_genre, valid_fraction, test_fraction)          # bad sizes fail here, before anything is written
+    counts = genre_counts(per_genre, genres, subset)
+    for k in set(counts): split_sizes(k, valid_fraction, test_fraction)          # bad sizes fail here, before anything is written
     with file_lock(root.parent/f'.{root.name}.lock', f'generating {root.name}'):
         if (root/COMPLETE).exists(): return root
         if root.exists():
@@ -492,13 +600,14 @@ def generate_synthetic(root, per_genre: int | None = None, seconds: float | None
         for stale in root.parent.glob(f'.{root.name}.tmp-*'): shutil.rmtree(stale, ignore_errors=True)   # left by a killed run
         tmp = root.parent/f'.{root.name}.tmp-{os.getpid()}'
         try:
-            plan = plan_dataset(per_genre, seed, genres, DEFECTS, valid_fraction, test_fraction)
-            write_metadata(plan, tmp/'fma_metadata', seconds, seed)
-            jobs = [(tmp/'fma_small'/f'{t:06d}'[:3]/f'{t:06d}.mp3', t, r.genre, r.sample_rate, r.channels, r.defect, seconds, seed, borrow, crop_seconds)
-                    for t, r in plan.iterrows()]
+            plan = plan_dataset(per_genre, seed, genres, DEFECTS, valid_fraction, test_fraction, counts)
+            write_metadata(plan, tmp/'fma_metadata', seconds, seed, subset)
+            jobs = [(tmp/f'fma_{subset}'/f'{t:06d}'[:3]/f'{t:06d}.mp3', t, r.genre, r.sample_rate, r.channels, r.defect, seconds, seed, borrow,
+                     crop_seconds, tuple(genres)) for t, r in plan.iterrows()]
             parallel_map(_make_clip_row, jobs, n_jobs, progress, desc=f'generating {root.name}')
             (tmp/COMPLETE).write_text(f'per_genre={per_genre} seconds={seconds} seed={seed} borrow={borrow} '
-                                      f'valid_fraction={valid_fraction} test_fraction={test_fraction}\n')
+                                      f'valid_fraction={valid_fraction} test_fraction={test_fraction}'
+                                      f"{'' if subset == 'small' else f' subset={subset}'}\n")
             os.rename(tmp, root)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True); raise

@@ -5,7 +5,7 @@ import numpy as np, pandas as pd, pytest, soundfile as sf
 import mgr_course.synthetic as synthetic
 from mgr_course.config import CFG
 from mgr_course.synthetic import generate_synthetic, plan_dataset, split_sizes, write_mp3, draw_song, render_song, GENRE_STYLES, DEFECTS, COMPLETE
-from mgr_course.data import load_tracks, small_clips, scan_clips, audio_path
+from mgr_course.data import load_tracks, subset_clips, scan_clips, audio_path
 
 PER_GENRE, SECONDS, SEED = 3, 6.5, 11
 FEW = ('Pop', 'Rock')            # a two-genre dataset (6 clips) for the tests that generate more than once
@@ -26,7 +26,7 @@ def test_layout_is_fmas(dataset):
     assert (dataset/'fma_metadata'/'genres.csv').read_text().startswith('genre_id,#tracks,parent,title,top_level')
     tracks = load_tracks(dataset/'fma_metadata'/'tracks.csv')
     assert (tracks['set', 'subset'] != 'small').sum() >= 2                 # other subsets listed, as in FMA
-    clips = small_clips(tracks)
+    clips = subset_clips(tracks)
     assert clips.genre.value_counts().to_dict() == {g: PER_GENRE for g in CFG.genres}
     assert clips.split.value_counts().to_dict() == {'training': 8, 'validation': 8, 'test': 8}
     assert tracks[('track', 'title')].str.contains('\n').any() and tracks[('track', 'title')].str.contains(',').any()
