@@ -8,20 +8,21 @@ Docs: https://mgr-course.github.io/mgr_course/cli.html.md"""
 from __future__ import annotations
 import argparse, math, os, re, shlex, sys
 from pathlib import Path
-from .config import CFG, Config
+from .config import CFG, Config, FMA_SUBSETS, CLASS_WEIGHTS
 
 # %% auto #0
-__all__ = ['DEBUG_HELP', 'DEVICE_COMMANDS', 'MAX_CLIP_SECONDS', 'PREDICT_HELP', 'positive_int', 'positive_float', 'int_in',
-           'float_in', 'folder_arg', 'dataset_arg', 'file_arg', 'cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train',
-           'cmd_evaluate', 'cmd_ensemble', 'cmd_predict', 'cmd_reproduce', 'OneLineParser', 'parser', 'error_message',
-           'main']
+__all__ = ['SUBSET_HELP', 'DEBUG_HELP', 'DEVICE_COMMANDS', 'MAX_CLIP_SECONDS', 'PREDICT_HELP', 'positive_int', 'positive_float',
+           'int_in', 'float_in', 'folder_arg', 'dataset_arg', 'file_arg', 'cmd_download', 'cmd_generate', 'cmd_scan',
+           'cmd_train', 'cmd_evaluate', 'cmd_ensemble', 'cmd_predict', 'cmd_reproduce', 'OneLineParser', 'parser',
+           'error_message', 'main']
 
 # %% ../nbs/10_cli.ipynb #daa3dffd
 def _config(args) -> Config:
-    "CFG, with the dataset the command line asked for."
-    if not getattr(args, 'data', None): return CFG
-    # a name the data chapter knows ('synthetic', 'fma'), or a folder
-    return CFG.replace(dataset=args.data if args.data in ('synthetic', 'fma') else str(Path(args.data).expanduser().absolute()))
+    "CFG, with the dataset, FMA subset and class weighting the command line asked for."
+    cfg = CFG
+    if getattr(args, 'data', None):   # a name the data chapter knows ('synthetic', 'fma'), or a folder
+        cfg = cfg.replace(dataset=args.data if args.data in ('synthetic', 'fma') else str(Path(args.data).expanduser().absolute()))
+    return cfg.replace(**{k: getattr(args, k) for k in ('subset', 'class_weight') if getattr(args, k, None)})
 
 def _runs(args, cfg, clips=None) -> Path:
     from mgr_course.learner import runs_dir
@@ -105,13 +106,16 @@ def cmd_download(args):
     if args.dest: writable_folder(args.dest, '--dest')      # before 7 GiB start to arrive
     root = download_fma(args.dest, subset=args.subset)
     name = 'fma' if args.dest is None else root
-    print(f"FMA {args.subset} is ready in {root}: run the course on it with --data {name} (or MGR_DATASET={name})")
+    sub, env = ('', '') if args.subset == 'small' else (f' --subset {args.subset}', f' MGR_SUBSET={args.subset}')
+    print(f"FMA {args.subset} is ready in {root}: run the course on it with --data {name}{sub} (or MGR_DATASET={name}{env})")
 
 def cmd_generate(args):
-    "Generate the synthetic dataset (`--per-genre`, `--seconds`, `--seed`)."
+    "Generate the synthetic dataset (`--per-genre`, `--seconds`, `--seed`; `--subset medium` for the 16-genre unbalanced one; `--valid-fraction`, `--test-fraction`)."
     from mgr_course.data import ensure_dataset
     cfg = CFG.replace(dataset='synthetic', **{k: v for k, v in dict(synthetic_per_genre=args.per_genre, synthetic_seconds=args.seconds,
-                                                                     synthetic_seed=args.seed).items() if v is not None})
+                                                                     synthetic_seed=args.seed, subset=args.subset,
+                                                                     synthetic_valid_fraction=args.valid_fraction,
+                                                                     synthetic_test_fraction=args.test_fraction).items() if v is not None})
     print(f"synthetic dataset ready in {ensure_dataset(cfg)}")
 
 def cmd_scan(args):
@@ -141,6 +145,9 @@ def cmd_train(args):
 def _print_metrics(name, r):
     print(f"{name:>15}: top-1 {100*r['top1_accuracy']:5.1f}% | one-vs-rest acc. {100*r['one_vs_rest_accuracy']:5.1f}% | "
           f"precision {100*r['macro_precision']:5.1f}% | recall {100*r['macro_recall']:5.1f}% | F1 {100*r['paper_f1']:5.1f}%  ({r['crops']} crops, n={r['n']})")
+    ci = lambda k: f"{100*r[k]:5.1f}% [{100*r[k + '_ci'][0]:.1f}, {100*r[k + '_ci'][1]:.1f}]"
+    print(f"{'':>15}  top-1 95% Wilson [{100*r['top1_ci'][0]:.1f}, {100*r['top1_ci'][1]:.1f}] | for unbalanced classes, 95% bootstrap: "
+          f"balanced acc. {ci('balanced_accuracy')} | macro-F1 {ci('macro_f1')}")
 
 def _split_clips(args, cfg):
     "The clean clips of `--data`, once `--split` holds some, and the folder of their run folders: what evaluate and ensemble share."
@@ -195,6 +202,25 @@ def cmd_reproduce(args):
     reproduce(cfg, out=out, runs=Path(args.runs) if args.runs else None, steps=args.steps, epochs=args.epochs)
 
 
+# %% ../nbs/10_cli.ipynb #d21172d3
+SUBSET_HELP = ("FMA's subset: small (the paper's: 8 balanced genres), medium or large (16 unbalanced genres); the genre list follows it "
+               "(or set MGR_SUBSET); with --data synthetic, medium is the 16-genre unbalanced stand-in")
+
+def _subset_args(s, command: str):
+    "--subset for every command that reads a dataset; --class-weight for those that train or find trained runs."
+    s.add_argument('--subset', choices=list(FMA_SUBSETS), help=SUBSET_HELP)
+    if command in ('train', 'evaluate', 'ensemble', 'predict', 'reproduce'):
+        s.add_argument('--class-weight', choices=list(CLASS_WEIGHTS), help="the training loss's class weights: none (default, the paper's) "
+                       "or balanced (inverse frequency of each genre in the training split, for unbalanced subsets); part of a run's identity")
+
+def _generate_args(s):
+    "`mgr generate`'s --subset and split fractions (FMA's split is 80/10/10: --valid-fraction 0.1 --test-fraction 0.1)."
+    s.add_argument('--subset', choices=list(FMA_SUBSETS), help="small: the 8-genre balanced stand-in (default); medium (or large): 16 genres "
+                   "in FMA medium's proportions, --per-genre clips a genre on average")
+    for split, default in (('valid', CFG.synthetic_valid_fraction), ('test', CFG.synthetic_test_fraction)):
+        s.add_argument(f'--{split}-fraction', type=float_in(0.01, 0.45), help=f"share of each genre's clips in the {split.replace('valid', 'validation')} "
+                       f"split, 0.01 to 0.45 (default {default:g}; FMA's: 0.1)")
+
 # %% ../nbs/10_cli.ipynb #fa4bcbb8
 def _budget_args(s):
     "--steps / --epochs: each network's training budget."
@@ -236,17 +262,19 @@ def parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help.split('. ')[0], description=help); s.set_defaults(fn=fn)
         s.add_argument('--debug', action='store_true', default=argparse.SUPPRESS, help=DEBUG_HELP)
         if data: s.add_argument('--data', type=dataset_arg(need_data), help="dataset: 'synthetic' (default), 'fma' (what `mgr download` fetched) or a folder holding fma_metadata/ and fma_small/ (or set MGR_DATASET)")
+        if data: _subset_args(s, name)
         return s
     s = add('download', cmd_download, 'download FMA small and its metadata (7.2 GiB), resumable and SHA-1 checked. From FMA\'s server, '
             'or from a mirror: set MGR_FMA_URL to the mirror\'s base URL (the folder holding fma_metadata.zip and fma_small.zip)', data=False)
     s.add_argument('--dest', type=folder_arg(False), help='folder to download into (default: the data folder, data/, or MGR_DATA)')
-    s.add_argument('--subset', default='small', choices=['small'], help="FMA's subset: small, the paper's (the only one with a published SHA-1 here)")
+    s.add_argument('--subset', default='small', choices=list(FMA_SUBSETS), help=SUBSET_HELP)
     s = add('generate', cmd_generate, "generate the synthetic stand-in for FMA small (FMA's exact layout), in the data folder (data/, or MGR_DATA)", data=False)
     lo, hi = _synthetic_limits()
     s.add_argument('--per-genre', type=int_in(lo, hi), help=f'clips per genre, {lo} to {hi} (default {CFG.synthetic_per_genre})')
     s.add_argument('--seconds', type=float_in(CFG.crop_seconds, MAX_CLIP_SECONDS),
                    help=f'clip length in seconds, {CFG.crop_seconds:.2f} (one crop) to {MAX_CLIP_SECONDS:g} (default {CFG.synthetic_seconds:g})')
     s.add_argument('--seed', type=int_in(0), help=f'random seed, 0 or more (default {CFG.synthetic_seed})')
+    _generate_args(s)
     add('scan', cmd_scan, 'decode every clip and report those excluded (undecodable, empty, silent, too short)')
     from mgr_course.models import network_names      # the registry: a network registered there is offered here
     for name, fn, help, choices in (('train', cmd_train, 'train networks (resumes a killed run; a finished run is kept)', network_names()),
@@ -292,13 +320,13 @@ def _write_folder(args) -> Path:
 _SUGGESTED = re.compile(r'`(mgr ([a-z]+)[^`]*)`')
 
 def _runnable(msg: str, args) -> str:
-    "`msg` with every `mgr ...` command it suggests carrying the --data and --runs the user gave, so that it runs as written (one that names its own --data is about another dataset, and is left as it is)."
+    "`msg` with every `mgr ...` command it suggests carrying the --data, --subset, --class-weight and --runs the user gave, so that it runs as written (one that names its own --data is about another dataset, and is left as it is)."
     subs = parser()._subparsers._group_actions[0].choices
     def carry(m):
         cmd, sub = m.group(1), subs.get(m.group(2))
         if '--data' in cmd: return m.group(0)
-        for opt in ('--data', '--runs'):
-            v = getattr(args, opt[2:], None)
+        for opt in ('--data', '--subset', '--class-weight', '--runs'):
+            v = getattr(args, opt[2:].replace('-', '_'), None)
             if v and sub is not None and opt in sub._option_string_actions and opt not in cmd: cmd += f' {opt} {shlex.quote(str(v))}'
         return f'`{cmd}`'
     return _SUGGESTED.sub(carry, msg)

@@ -31,7 +31,7 @@ GENRES_16 = ('Blues', 'Classical', 'Country', 'Easy Listening', 'Electronic', 'E
 FMA_SUBSETS = {'small':  dict(clips=8_000,   genres=GENRES,    archive_gib=7.2),
                'medium': dict(clips=25_000,  genres=GENRES_16, archive_gib=22.0),
                'large':  dict(clips=106_574, genres=GENRES_16, archive_gib=93.0)}
-FMA_METADATA_GIB = 0.342   # fma_metadata.zip (342 MiB, FMA's README); 1.6 GiB extracted
+FMA_METADATA_GIB = (0.342, 1.6)   # fma_metadata.zip (342 MiB, FMA's README), and extracted (1.6 GiB)
 # Clips per top genre in FMA medium (genre_top of tracks.csv's medium subset, as tabulated in FMA's usage notebook): the
 # proportions of the 16-genre synthetic stand-in. They sum to 24,999 of the subset's 25,000 clips.
 FMA_MEDIUM_GENRE_CLIPS = {'Rock': 7103, 'Electronic': 6314, 'Experimental': 2250, 'Hip-Hop': 2201, 'Folk': 1519, 'Instrumental': 1350,

@@ -53,7 +53,7 @@ def ensure_dataset(cfg: Config | None = None, progress: bool = True) -> Path:
     cfg = cfg or CFG
     root = dataset_root(cfg)
     if cfg.dataset == 'synthetic': return generate_dataset(cfg, progress=progress)
-    fetch = '`mgr download`' + ('' if cfg.subset == 'small' else f' --subset {cfg.subset}') + ('' if cfg.dataset == 'fma' else f' --dest {root}')
+    fetch = f"`mgr download{'' if cfg.subset == 'small' else f' --subset {cfg.subset}'}{'' if cfg.dataset == 'fma' else f' --dest {root}'}`"
     for need in (root/'fma_metadata'/'tracks.csv', root/f'fma_{cfg.subset}'):
         if not need.exists():
             raise FileNotFoundError(f"{need} not found: the dataset {cfg.dataset!r} has no FMA {cfg.subset} there. Download it with "
@@ -112,6 +112,7 @@ def subset_clips(tracks: pd.DataFrame, cfg: Config | None = None, source='tracks
     "The tracks of FMA's `cfg.subset` (small and the smaller ones it contains): index track_id, columns genre (str), label (index into cfg.genres), split."
     cfg = cfg or CFG
     sub = tracks[tracks['set', 'subset'].astype(object).isin(list(FMA_SUBSETS)[:list(FMA_SUBSETS).index(cfg.subset) + 1])]
+    if cfg.subset == 'large': sub = sub[sub['track', 'genre_top'].notna()]   # FMA large: tracks of several root genres have none: unlabelled
     if sub.empty: raise MetadataError(f"{source}: no track of the {cfg.subset!r} subset")
     genre = sub['track', 'genre_top'].astype(object)
     unknown = sorted(set(genre.dropna()) - set(cfg.genres))
@@ -316,10 +317,10 @@ def fma_url(url: str | None = None, cfg: Config | None = None) -> str:
     return base if base.endswith('/') else base + '/'
 
 def fma_archives(subset: str = 'small', cfg: Config | None = None) -> list:
-    "(archive name, SHA-1, bytes as published) of what `download_fma(subset=...)` fetches: the metadata, then the subset's audio."
-    cfg = (cfg or CFG).replace(subset=subset)
-    return [('fma_metadata.zip', cfg.fma_metadata_sha1, int(FMA_METADATA_GIB * 2**30)),
-            (f'fma_{subset}.zip', cfg.subset_sha1, int(FMA_SUBSETS[subset]['archive_gib'] * 2**30))]
+    "(archive name, SHA-1, bytes, bytes extracted) of what `download_fma(subset=...)` fetches, as published: the metadata, then the subset's audio (mp3s: no smaller zipped)."
+    cfg, gib = (cfg or CFG).replace(subset=subset), lambda x: int(x * 2**30)
+    size = FMA_SUBSETS[subset]['archive_gib']
+    return [('fma_metadata.zip', cfg.fma_metadata_sha1, *map(gib, FMA_METADATA_GIB)), (f'fma_{subset}.zip', cfg.subset_sha1, gib(size), gib(size))]
 
 def download_fma(dest: Path | None = None, subset: str = 'small', cfg: Config | None = None, progress: bool = True, url: str | None = None) -> Path:
     "Download, verify and extract FMA's metadata and `fma_<subset>` into `dest` (default `data_dir()`) from `fma_url(url)`; returns `dest`."
@@ -328,10 +329,10 @@ def download_fma(dest: Path | None = None, subset: str = 'small', cfg: Config | 
     dest, base = Path(dest or data_dir()), fma_url(url, cfg)
     todo = [a for a in fma_archives(subset, cfg) if not extracted_paths(dest/a[0], dest)]   # extracted earlier: not needed again
     if todo:
-        need = sum(2 * size - ((dest/name).stat().st_size if (dest/name).exists() else 0) for name, _, size in todo)   # the archive and its extracted copy
-        if progress: print(f"FMA {subset}: {', '.join(f'{n} ({human_bytes(s)})' for n, _, s in todo)}, about {human_bytes(need)} with the extracted files, into {dest}")
+        need = sum(size + unzipped - ((dest/name).stat().st_size if (dest/name).exists() else 0) for name, _, size, unzipped in todo)
+        if progress: print(f"FMA {subset}: {', '.join(f'{n} ({human_bytes(s)})' for n, _, s, _ in todo)}, about {human_bytes(need)} with the extracted files, into {dest}")
         ensure_free_space(dest, need, f"downloading and extracting FMA {subset}", '--dest' if dest != data_dir() else 'MGR_DATA (or data/)')
-    for name, sha1, _ in todo:
+    for name, sha1, _, _ in todo:
         try: archive = download(base + name, dest/name, sha1, progress)
         except DownloadError as e:
             raise type(e)(f"{e} [downloading from {base}: to use a mirror, pass url= or set MGR_FMA_URL to its base URL]") from e

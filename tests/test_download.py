@@ -174,7 +174,7 @@ def test_download_fma_end_to_end(server, tmp_path):
     n = len(server.log)
     download_fma(tmp_path, cfg=cfg, progress=False)                        # everything done: no request, no work
     assert len(server.log) == n
-    with pytest.raises(ValueError, match='medium'): download_fma(tmp_path, subset='medium', cfg=cfg)
+    with pytest.raises(ValueError, match='small, medium, large'): download_fma(tmp_path, subset='huge', cfg=cfg)
 
 
 def test_download_fma_from_a_mirror_and_not_again_once_extracted(server, tmp_path, monkeypatch):

@@ -124,8 +124,10 @@ def test_two_processes_make_one_dataset(tmp_path):
 
 
 def test_no_silent_songs():
-    "Every song plays something: a lead when the chords would not (draw_song), and the lead's first note always (render_song)."
-    songs = [draw_song(g, np.random.default_rng(s)) for g in GENRE_STYLES for s in range(200)]
-    assert not any(s['lead'] == 'none' and s['chords'] in ('none', 'cluster') for s in songs)
+    "Every song plays something: a lead when the chords would not and no voice speaks (draw_song), and the lead's first note always (render_song)."
+    songs = [draw_song(g, np.random.default_rng(s), genres=tuple(GENRE_STYLES)) for g in GENRE_STYLES for s in range(200)]
+    assert not any(s['lead'] == 'none' and s['chords'] in ('none', 'cluster') and s['texture'] != 'speech' for s in songs)
+    spoken = next(s for s in songs if s['lead'] == 'none' and s['chords'] == 'none')      # the 16-genre stand-in's Spoken: a voice alone
+    assert spoken['texture'] == 'speech' and np.abs(render_song(spoken, 6.5, 44_100, np.random.default_rng(0))).max() > 0.1
     rng = np.random.default_rng([5, 29794])                  # a sparse experimental song that once rendered to silence
     assert np.abs(render_song(draw_song('Experimental', rng), 6.5, 44_100, rng)).max() > 0.1
