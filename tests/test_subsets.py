@@ -5,7 +5,8 @@ import numpy as np, pandas as pd, pytest
 import mgr_course.files as files
 from mgr_course.config import CFG, Config, GENRES, GENRES_16, FMA_SUBSETS, FMA_MEDIUM_GENRE_CLIPS
 from mgr_course.data import download_fma, clip_table, scan_dataset, ensure_dataset, subset_clips, load_tracks, audio_path
-from mgr_course.synthetic import generate_synthetic, genre_counts, plan_dataset, draw_song, make_clip, DEFECTS
+from mgr_course.synthetic import generate_synthetic, genre_counts, plan_dataset, make_clip, DEFECTS
+from mgr_course.music import draw_song
 from mgr_course.cli import main
 from test_download import Server, _zip
 

@@ -4,7 +4,9 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest, soundfile as sf
 import mgr_course.synthetic as synthetic
 from mgr_course.config import CFG
-from mgr_course.synthetic import generate_synthetic, plan_dataset, split_sizes, write_mp3, draw_song, render_song, GENRE_STYLES, DEFECTS, COMPLETE
+from mgr_course.synthetic import generate_synthetic, plan_dataset, split_sizes, write_mp3, DEFECTS, COMPLETE
+from mgr_course.music import draw_song, GENRE_STYLES
+from mgr_course.songs import render_song
 from mgr_course.data import load_tracks, subset_clips, scan_clips, audio_path
 
 PER_GENRE, SECONDS, SEED = 3, 6.5, 11
