@@ -1,4 +1,4 @@
-"""Crops of the clip table, augmented in training only, turned into the three inputs of the paper's networks, normalised, and batched by a loader whose every random choice is reproducible; then served from a decoded cache and a bank of augmented views, so that the loader keeps up with the networks.
+"""Crops of the clip table, augmented in training only, turned into the three inputs of the paper's networks, normalised, and batched by a loader whose every random choice is reproducible.
 
 Docs: https://mgr-course.github.io/mgr_course/datasets.html.md"""
 
@@ -24,11 +24,9 @@ import audiomentations
 from .features import RawAudio, LogMelSpectrogram, MFCC, FRONTENDS
 
 # %% auto #0
-__all__ = ['SPLITS', 'FEATURES', 'PER_BAND', 'Batch', 'CACHE_VERSION', 'item_rng', 'CropDataset', 'RawAudioDataset',
-           'MelSpectrogramDataset', 'MFCCDataset', 'RunningStats', 'Standardize', 'training_stats', 'collate_crops',
-           'EpochSampler', 'CropLoader', 'default_workers', 'make_loader', 'file_fingerprint', 'files_key', 'task_key',
-           'cached_arrays', 'quantize', 'parallel_fill', 'DecodedClips', 'AugmentBank', 'empty_batch', 'BankCrops',
-           'ClipCrops']
+__all__ = ['SPLITS', 'FEATURES', 'PER_BAND', 'Batch', 'item_rng', 'CropDataset', 'RawAudioDataset', 'MelSpectrogramDataset',
+           'MFCCDataset', 'RunningStats', 'Standardize', 'training_stats', 'collate_crops', 'EpochSampler',
+           'CropLoader', 'default_workers', 'make_loader']
 
 # %% ../nbs/04_datasets.ipynb #8855dd24
 SPLITS = ('training', 'validation', 'test')
@@ -209,9 +207,10 @@ class CropLoader(DataLoader):
         super().__init__(dataset, **kwargs)
 
     def set_epoch(self, epoch: int):
-        "Move the shuffle order and the dataset's crops and augmentation to `epoch`."
+        "Move the shuffle order and the dataset's crops and augmentation to `epoch`; drop the workers once the dataset serves from memory."
         self.sampler.set_epoch(epoch)
         if hasattr(self.dataset, 'set_epoch'): self.dataset.set_epoch(epoch)
+        if self.num_workers and getattr(self.dataset, 'in_memory', False): self.num_workers = 0   # a cache that the workers finished
 
 def default_workers() -> int:
     "Worker processes for a loader: one fewer than the CPU cores (the main process trains), at most 8."
@@ -225,248 +224,8 @@ def make_loader(ds: Dataset, batch_size: int | None = None, shuffle: bool | None
     batch_size = batch_size or CFG.batch_size
     shuffle = getattr(ds, 'train', False) if shuffle is None else shuffle
     seed = getattr(ds, 'seed', CFG.seed) if seed is None else seed
-    if num_workers is None: num_workers = 0 if getattr(ds, 'in_memory', False) else default_workers()
+    if num_workers is None: num_workers = 0 if getattr(ds, 'in_memory', False) else getattr(ds, 'workers', default_workers())
     loader = CropLoader(ds, batch_size=batch_size, sampler=EpochSampler(len(ds), shuffle, seed, epoch), num_workers=num_workers,
                         collate_fn=collate_crops, worker_init_fn=_worker_init if num_workers else None, persistent_workers=False)
     loader.set_epoch(epoch)
     return loader
-
-# %% ../nbs/04_datasets.ipynb #3a2469da
-CACHE_VERSION = 2      # bump when what a cache holds changes meaning: every old cache gets a new key
-
-_SAMPLED: dict = {}   # (path, size, mtime) -> the file's sampled hash, so a process reads each file once
-
-def file_fingerprint(path, edge: int = 16384) -> list:
-    "A file's size and a SHA-1 of its first and last `edge` bytes: new when the file is rewritten, the same for a copy (`cp -r`)."
-    try: st = os.stat(path)
-    except OSError: return [-1, '']
-    k = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
-    if k not in _SAMPLED:
-        with open(path, 'rb') as f:
-            h = hashlib.sha1(f.read(edge))
-            if st.st_size > edge: f.seek(max(edge, st.st_size - edge)); h.update(f.read(edge))
-        _SAMPLED[k] = h.hexdigest()[:16]
-    return [st.st_size, _SAMPLED[k]]
-
-def _key(what) -> str: return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-def files_key(clips: pd.DataFrame, **settings) -> str:
-    "A short hash of the clips' audio files (track id, path relative to the dataset root, `file_fingerprint`) and `settings`."
-    paths = [os.path.abspath(p) for p in clips.path.astype(str)]
-    root = clips.attrs.get('root') or (os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else '')
-    rows = [[int(t), os.path.relpath(p, root), *file_fingerprint(p)] for t, p in zip(clips.index, paths)]
-    return _key(dict(version=CACHE_VERSION, clips=rows, settings=settings))
-
-def task_key(clips: pd.DataFrame, genres, **settings) -> str:
-    "A short hash of the task the clips define: their `files_key`, each clip's genre, label and split, and the genre list."
-    labels = [[int(t), str(g), int(l), str(s)] for t, g, l, s in zip(clips.index, clips.genre, clips.label, clips.split)]
-    return _key(dict(files=files_key(clips), labels=labels, genres=list(genres), settings=settings))
-
-def cached_arrays(name: str, shape: tuple, build, cache: bool = True) -> dict:
-    "`{'data': int16 array of shape, **index arrays}`: `data` filled by `build(data)`, which returns the index arrays; kept in `data_dir()/cache/` as `name.npy` (memory-mapped) and `name.index.npz`."
-    if not cache:
-        data = np.zeros(shape, np.int16)
-        return dict(data=data, **build(data))
-    folder = data_dir()/'cache'
-    data_path, index_path = folder/f'{name}.npy', folder/f'{name}.index.npz'
-    with file_lock(folder/f'.{name}.lock', f'building {name}'):
-        if not index_path.exists():                      # the index is written last: without it nothing is complete
-            for stale in folder.glob(f'.{name}.*tmp*'): stale.unlink(missing_ok=True)   # what a killed build left
-            with atomic_path(data_path) as tmp:
-                data = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.int16, shape=shape)
-                index = build(data); data.flush(); del data
-            with atomic_path(index_path) as tmp: np.savez(tmp, **index)
-    with np.load(index_path) as z: index = dict(z)
-    return dict(data=np.load(data_path, mmap_mode='r'), **index)
-
-
-# %% ../nbs/04_datasets.ipynb #0a56a09d
-def quantize(y: np.ndarray) -> tuple[np.ndarray, float]:
-    "Float samples -> `(q, scale)`, int16 `q` with `y ~ q * scale`; `scale = max(1, peak) / 32767`, so the error is at most `scale / 2`."
-    scale = max(1.0, float(np.abs(y).max(initial=0.))) / 32767
-    return np.round(np.asarray(y, np.float32) / np.float32(scale)).astype(np.int16), scale
-
-def parallel_fill(out: np.ndarray, starts, f, jobs: list, n_jobs: int = 2, progress: bool = True, desc: str | None = None,
-                  chunk: int = 32, prepare: Callable | None = None) -> tuple[list, list]:
-    "Run f (job -> (int16 rows, scale, error)) over `jobs` (each made by `prepare(job)` if given) in parallel, writing job j's rows at out[starts[j]:]."
-    scales, errors = [], []
-    with tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False) as bar:
-        for s in range(0, len(jobs), chunk):            # a chunk at a time: only `chunk` jobs and results are ever held in memory
-            part = [prepare(j) for j in jobs[s:s + chunk]] if prepare else jobs[s:s + chunk]
-            for j, (q, scale, err) in enumerate(parallel_map(f, part, n_jobs, progress=False, chunksize=1), s):
-                if q is not None: out[starts[j]:starts[j] + len(q)] = q
-                scales.append(scale); errors.append(err)
-            bar.update(len(jobs[s:s + chunk]))
-    return scales, errors
-
-
-# %% ../nbs/04_datasets.ipynb #69632aa8
-def _decode(job):
-    "One clip decoded whole at `sr` and checked against the scanned length: (int16, scale, '') or (None, 1., error naming the file)."
-    path, sr, expected = job
-    try:
-        with quiet_decoder(): y = load_audio(path, sr)
-    except (AudioError, OSError) as e: return None, 1., str(e)
-    if len(y) != expected:
-        return None, 1., (f"{path}: decodes to {len(y)} samples at {sr} Hz but the clip table says {expected}: the file was cut or "
-                          f"changed since the scan; scan the dataset again (clip_table)")
-    if not np.isfinite(y).all(): return None, 1., f"{path}: decoded audio holds NaN or infinite samples"
-    return *quantize(y), ''
-
-def _check_table(clips: pd.DataFrame, cfg: Config):
-    missing = {'label', 'split', 'path', 'samples'} - set(clips.columns)
-    if missing: raise ValueError(f"the clip table lacks columns {sorted(missing)}: build it with mgr_course.data.clip_table(cfg)")
-    if not len(clips): raise ValueError("the clip table is empty")
-    short = clips[clips.samples < cfg.crop_samples]
-    if len(short):
-        raise ValueError(f"{len(short)} clip(s) are shorter than a crop of {cfg.crop_samples} samples at {cfg.sample_rate} Hz, e.g. "
-                         f"{short.path.iloc[0]} ({short.samples.iloc[0]} samples): drop them from the clip table (clip_table's scan does)")
-
-class DecodedClips:
-    "Every clip of a clip table decoded once at cfg.sample_rate, int16 in one memory-mapped .npy under data_dir()/cache, keyed by content."
-    def __init__(self, clips: pd.DataFrame, cfg: Config | None = None, cache: bool = True, progress: bool = True, n_jobs: int = 2):
-        self.cfg = cfg = cfg or CFG
-        _check_table(clips, cfg)
-        lengths = clips.samples.to_numpy(np.int64)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        def build(data):
-            jobs = [(str(p), cfg.sample_rate, int(n)) for p, n in zip(clips.path, lengths)]
-            scales, errors = parallel_fill(data, starts, _decode, jobs, n_jobs, progress, f'decoding {len(jobs)} clips')
-            return dict(track_ids=clips.index.to_numpy(np.int64), starts=starts, lengths=lengths, scales=np.array(scales), errors=np.array(errors, str))
-        key = files_key(clips, kind='decoded', sample_rate=cfg.sample_rate)
-        a = cached_arrays(f'decoded-{cfg.sample_rate}-{key}', (int(lengths.sum()),), build, cache)
-        for t, e in zip(a['track_ids'], a['errors']):
-            if e: warnings.warn(f"skipping track {t}: {e}", RuntimeWarning)
-        ok = a['errors'] == ''
-        self.data, self.starts, self.lengths, self.scales = a['data'], a['starts'][ok], a['lengths'][ok], a['scales'][ok].astype(np.float32)
-        self.clips = clips[ok]
-
-    def __len__(self): return len(self.clips)
-    @property
-    def track_ids(self) -> np.ndarray: return self.clips.index.to_numpy()
-    @property
-    def labels(self) -> np.ndarray: return self.clips.label.to_numpy(np.int64)
-    @property
-    def splits(self) -> np.ndarray: return self.clips.split.to_numpy(str)
-
-    def audio(self, i: int, offset: int = 0, frames: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
-        "Float32 samples [offset, offset+frames) of clip i (to its end if frames is None), written into `out` if given."
-        n = int(self.lengths[i]); frames = n - offset if frames is None else frames
-        if offset < 0 or offset + frames > n: raise ValueError(f"samples [{offset}, {offset + frames}) are outside clip {i} ({n} samples)")
-        q = self.data[self.starts[i] + offset: self.starts[i] + offset + frames]
-        return np.multiply(q, self.scales[i], out=out, dtype=np.float32)
-
-
-# %% ../nbs/04_datasets.ipynb #bf24fe69
-def _views(job):
-    "The `views` stretched / pitch-shifted views of one clip: (int16 [views, length], scales [views], '')."
-    y, track_id, seed, views, length, cfg = job
-    aug, n = Augment(cfg, noise=False), min(length, len(y))
-    out, scales = np.zeros((views, length), np.int16), np.ones(views)
-    for v in range(views):
-        rng = np.random.default_rng([seed, track_id, v])
-        start = int(rng.integers(0, len(y) - n + 1))
-        out[v, :n], scales[v] = quantize(aug(y[start:start + n], seed=int(rng.integers(2**63))))
-    return out, scales, ''
-
-class AugmentBank:
-    "`views` time-stretched / pitch-shifted views (`crop_samples * 9/8` long) of each training clip of `decoded`: built once, cached."
-    def __init__(self, decoded: DecodedClips, views: int = 4, seed: int | None = None, cfg: Config | None = None,
-                 cache: bool = True, progress: bool = True, n_jobs: int = 2):
-        cfg = self.cfg = cfg or decoded.cfg
-        if views < 1: raise ValueError(f"views must be at least 1, got {views}")
-        self.decoded, self.views, self.seed = decoded, int(views), cfg.seed if seed is None else int(seed)
-        self.index = np.flatnonzero(decoded.splits == 'training')          # rows of `decoded` that the bank covers
-        if not len(self.index): raise ValueError("the clip table has no 'training' clips")
-        self.length = cfg.crop_samples + cfg.crop_samples // 8
-        self.valid = np.minimum(decoded.lengths[self.index], self.length)    # samples of each clip's views that hold audio
-        settings = {k: getattr(cfg, k) for k in ['sample_rate', 'crop_samples', 'p_time_stretch', 'p_pitch_shift', 'stretch_rate', 'pitch_semitones']}
-        key = files_key(decoded.clips.iloc[self.index], kind='bank', views=self.views, seed=self.seed, length=self.length,
-                          audiomentations=audiomentations.__version__, **settings)
-        def build(data):
-            job = lambda i: (decoded.audio(i), int(decoded.track_ids[i]), self.seed, self.views, self.length, cfg)
-            scales, _ = parallel_fill(data, np.arange(len(self.index)) * self.views, _views, list(self.index), n_jobs, progress,
-                                      f'augmenting {len(self.index)} clips x {self.views} views', prepare=job)
-            return dict(scales=np.stack(scales))
-        a = cached_arrays(f'bank-{key}', (len(self.index) * self.views, self.length), build, cache)
-        self.data, self.scales = a['data'], a['scales'].astype(np.float32)
-
-    def __len__(self): return len(self.index)
-    @property
-    def labels(self) -> np.ndarray: return self.decoded.labels[self.index]
-
-    def view(self, i: int, v: int, offset: int = 0, frames: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
-        "Float32 samples [offset, offset+frames) of view v of training clip i, written into `out` if given."
-        frames = int(self.valid[i]) - offset if frames is None else frames
-        if offset < 0 or offset + frames > self.valid[i]: raise ValueError(f"samples [{offset}, {offset + frames}) are outside view {i}/{v} ({self.valid[i]} samples)")
-        return np.multiply(self.data[i * self.views + v, offset:offset + frames], self.scales[i, v], out=out, dtype=np.float32)
-
-
-# %% ../nbs/04_datasets.ipynb #b0c87596
-def _madvise():
-    try:
-        f = ctypes.CDLL(None, use_errno=True).madvise
-        f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
-        return f
-    except (OSError, AttributeError): return None
-_MADVISE, _MADV_HUGEPAGE, _PAGE = _madvise(), 14, 4096
-
-def empty_batch(*shape: int) -> torch.Tensor:
-    "`torch.empty(*shape)` whose memory Linux may back with 2 MiB pages: filling a 32 MiB batch then takes 16 page faults, not 8,192."
-    x = torch.empty(*shape)
-    if _MADVISE is not None and sys.platform.startswith('linux') and x.numel() * 4 >= 2 * 2**20:
-        start = -(-x.data_ptr() // _PAGE) * _PAGE
-        _MADVISE(start, (x.data_ptr() + x.numel() * 4 - start) // _PAGE * _PAGE, _MADV_HUGEPAGE)   # a hint: failure is harmless
-    return x
-
-class _MemoryCrops(Dataset):
-    "Crops assembled straight into the batch tensor: `__getitems__` fills [B, 1, crop_samples] in place (no per-item tensors to stack)."
-    in_memory = True                                # make_loader: no worker processes (they would only copy 1 MB items back)
-    def set_epoch(self, epoch: int):
-        "Move to `epoch`: item i's randomness depends only on (seed, epoch, i)."
-        self.epoch = int(epoch)
-    def __getitem__(self, index: int):
-        "(x [1, crop_samples] float32, label)"
-        x = torch.empty(1, self.cfg.crop_samples); self._fill(index, x[0].numpy())
-        return x, int(self.labels[index])
-    def __getitems__(self, indices: list) -> Batch:
-        x = empty_batch(len(indices), 1, self.cfg.crop_samples)
-        for row, i in zip(x, indices): self._fill(i, row[0].numpy())
-        return Batch(x, torch.as_tensor(self.labels[list(indices)], dtype=torch.long), 0)
-
-class BankCrops(_MemoryCrops):
-    "Training crops from an `AugmentBank`: item i of epoch e is a random crop of one of its views, plus Gaussian noise; random by (seed, e, i)."
-    train = True
-    def __init__(self, bank: AugmentBank, seed: int | None = None):
-        self.bank, self.cfg, self.labels = bank, bank.cfg, bank.labels
-        self.seed, self.epoch = bank.seed if seed is None else int(seed), 0
-        self.first_view = np.random.default_rng([self.seed, 2**31]).integers(bank.views, size=len(bank))
-    def __len__(self): return len(self.bank)
-    def _fill(self, i: int, out: np.ndarray):
-        rng, n = item_rng(self.seed, self.epoch, i), self.cfg.crop_samples
-        v = (self.first_view[i] + self.epoch) % self.bank.views      # each view once every `views` epochs
-        self.bank.view(i, v, int(rng.integers(0, self.bank.valid[i] - n + 1)), n, out=out)
-        add_noise(out, rng, self.cfg)
-
-class ClipCrops(_MemoryCrops):
-    "Evaluation crops of one split from `DecodedClips`: the centre crop of each clip, or with `crops='all'` all its non-overlapping crops."
-    train = False
-    def __init__(self, decoded: DecodedClips, split: str, crops: str = 'center'):
-        if split not in SPLITS: raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if crops not in ('center', 'all'): raise ValueError(f"crops must be 'center' or 'all', not {crops!r}")
-        self.decoded, self.cfg, self.split, self.crops = decoded, decoded.cfg, split, crops
-        self.index = np.flatnonzero(decoded.splits == split)
-        if not len(self.index): raise ValueError(f"the clip table has no {split!r} clips")
-        self.labels, self.seed, self.epoch = decoded.labels[self.index], decoded.cfg.seed, 0
-    def __len__(self): return len(self.index)
-    def _fill(self, i: int, out: np.ndarray):
-        j, n = self.index[i], self.cfg.crop_samples
-        self.decoded.audio(j, center_crop_offset(int(self.decoded.lengths[j]), n), n, out=out)
-    def __getitem__(self, index: int):
-        "(x [1, crop_samples], label); with crops='all', x is [n_crops, 1, crop_samples]."
-        if self.crops == 'center': return super().__getitem__(index)
-        j, n = self.index[index], self.cfg.crop_samples
-        return torch.from_numpy(np.stack([self.decoded.audio(j, o, n) for o in crop_offsets(int(self.decoded.lengths[j]), n)]))[:, None], int(self.labels[index])
-    def __getitems__(self, indices: list):
-        return super().__getitems__(indices) if self.crops == 'center' else [self[i] for i in indices]
-

@@ -15,7 +15,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from .config import CFG, Config, default_device, autocast_dtype
-from .datasets import DecodedClips, ClipCrops, Batch
+from .datasets import Batch
+from .bank import DecodedClips, ClipCrops
 from .metrics import paper_metrics, confusion_matrix, wilson_interval, mcnemar_exact, balanced_metrics_with_ci
 
 # %% auto #0
@@ -72,7 +73,7 @@ def predict_clips(model: nn.Module, clips: pd.DataFrame, split: str = 'test', cf
     if crops not in CROPS: raise ValueError(f"crops must be 'center' or 'all', not {crops!r}")
     device = torch.device(device) if device is not None else default_device()
     bs = batch_size or cfg.batch_size
-    decoded = decoded if decoded is not None else DecodedClips(clips, cfg, progress=progress)
+    decoded = decoded if decoded is not None else DecodedClips(clips, cfg)
     ds = ClipCrops(decoded, split, crops)
     loader = DataLoader(ds, batch_size=bs if crops == 'center' else max(1, bs // 4), shuffle=False, num_workers=0, collate_fn=collate_clips)
     model = model.to(device).eval()

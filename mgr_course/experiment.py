@@ -13,7 +13,8 @@ import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from .config import CFG, Config, repo_root, data_dir, short_path, default_device, cpu_model, autocast_dtype
 from .data import clip_table, dataset_root, ensure_dataset, check_splits
-from .datasets import DecodedClips, AugmentBank
+from .cache import cache_summary
+from .bank import prepare_caches
 from .models import count_weights, network_names
 from .files import atomic_write
 from .learner import train_network, runs_dir, load_trained, plot_history, step_budget
@@ -140,7 +141,7 @@ def reproduce(cfg: Config | None = None, out: Path | None = None, runs: Path | N
     with _timed(times, 'generate'): root = ensure_dataset(cfg, progress)
     with _timed(times, 'scan'): clips = check_splits(clip_table(cfg, progress=progress), need='the main job')   # before any decoding
     with _timed(times, 'cache + augmentation bank'):      # built once, shared by every network's training and the evaluation
-        decoded = DecodedClips(clips, cfg, progress=progress); AugmentBank(decoded, cfg.augment_views, cfg=cfg, progress=progress)
+        decoded, _ = prepare_caches(clips, cfg, progress=progress)
     runs = Path(runs) if runs is not None else runs_dir(cfg, clips)
     out = Path(out) if out is not None else results_dir()/root.name
     rows, preds = _train_rows(clips, decoded, runs, cfg, times, progress, verbose, steps=steps, epochs=epochs)
@@ -155,7 +156,7 @@ def reproduce(cfg: Config | None = None, out: Path | None = None, runs: Path | N
                wall_seconds=round(time.time() - t0, 1), times=times, machine=machine_info(), config=asdict(cfg), rows=rows)
     res = _no_machine_paths(json.loads(json.dumps(res, default=str)))
     write_results(res, out)
-    if verbose: print(f"\nTable I ({res['dataset']}; {res['wall_seconds']:.0f} s) -> {relative_path(out)}\n\n{table1_markdown(res)}\n\n{times_line(res)}")
+    if verbose: print(f"\nTable I ({res['dataset']}; {res['wall_seconds']:.0f} s) -> {relative_path(out)}\n\n{table1_markdown(res)}\n\n{times_line(res)}\n{cache_summary()}")
     return res
 
 def times_line(res: dict) -> str:

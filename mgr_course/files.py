@@ -112,7 +112,7 @@ def writable_folder(folder, source: str) -> Path:
 
 # %% ../nbs/00a_files.ipynb #3a6e43a9
 def human_bytes(n: float) -> str:
-    "A size in bytes as a user reads it: '812 B', '3.4 MB', '21.2 GB' (powers of 1000, as disks are sold)."
+    "A size in bytes as a user reads it: B, kB, MB, GB or TB (powers of 1000, as disks are sold), one decimal."
     n = float(n)
     for unit in ('B', 'kB', 'MB', 'GB', 'TB'):
         if abs(n) < 1000 or unit == 'TB': return f"{n:.0f} {unit}" if unit == 'B' else f"{n:.1f} {unit}"

@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, torch
 from torch import nn
 import matplotlib.pyplot as plt
 from .config import CFG, Config
-from .datasets import ClipCrops
+from .bank import ClipCrops
 from .metrics import top1_with_ci
 
 # %% auto #0

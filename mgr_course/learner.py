@@ -7,7 +7,7 @@ Docs: https://mgr-course.github.io/mgr_course/learner.html.md"""
 # %% ../nbs/06_learner.ipynb #6bade18b
 from __future__ import annotations
 from collections.abc import Callable, Iterable
-import json, math, random, time, zlib, hashlib
+import sys, json, math, random, time, zlib, hashlib
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np
@@ -17,10 +17,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
-from .config import CFG, Config, default_device, data_dir, autocast_dtype
-from .files import atomic_write, file_lock
+from .config import CFG, Config, default_device, data_dir, autocast_dtype, short_path
+from .files import atomic_write, file_lock, human_bytes
 from .data import clip_table, dataset_root, check_splits
-from .datasets import make_loader, DecodedClips, AugmentBank, BankCrops, ClipCrops, task_key
+from .datasets import make_loader
+from .cache import task_key, cache_dir
+from .bank import DecodedClips, AugmentBank, BankCrops, ClipCrops
 from .models import GenreClassifier, build_model, network_spec
 
 # %% auto #0
@@ -40,12 +42,17 @@ def seed_everything(seed: int, *extra: int) -> int:
 
 # %% ../nbs/06_learner.ipynb #17b95cd0
 def training_loaders(clips: pd.DataFrame, cfg: Config | None = None, progress: bool = True) -> tuple:
-    "The training loader (crops of the augmentation bank, noise drawn per step) and the validation loader (centre crops), from clips decoded once."
+    "The training loader (crops of the augmentation bank, noise drawn per step) and the validation loader (centre crops); their shards are built as first read (chapter 04b)."
     cfg = cfg or CFG
-    decoded = DecodedClips(clips, cfg, progress=progress)
-    bank = AugmentBank(decoded, cfg.augment_views, cfg=cfg, progress=progress)
-    return (make_loader(BankCrops(bank), cfg.batch_size, shuffle=True, seed=cfg.seed),
-            make_loader(ClipCrops(decoded, 'validation'), cfg.batch_size, shuffle=False))
+    decoded = DecodedClips(clips, cfg)
+    train, valid = BankCrops(AugmentBank(decoded, cfg.augment_views, cfg=cfg)), ClipCrops(decoded, 'validation')
+    todo = dict(training=train.shards.missing(), validation=[i for i in valid.index if not decoded.shards.path(i).exists()])
+    train.shards.check_space(todo['training']); decoded.shards.check_space(todo['validation'])   # refuse now, not when the disk fills
+    if progress and any(todo.values()):
+        size = train.shards.estimate(todo['training']) + decoded.shards.estimate(todo['validation'])
+        print(f"caches: the shards of {len(todo['training'])} training and {len(todo['validation'])} validation clips (about "
+              f"{human_bytes(size)} in {short_path(cache_dir())}) are built as the first epoch reads them, so it is slower", file=sys.stderr)
+    return (make_loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed), make_loader(valid, cfg.batch_size, shuffle=False))
 
 # %% ../nbs/06_learner.ipynb #ddd1180d
 class CancelFitException(Exception):

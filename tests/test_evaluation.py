@@ -43,7 +43,7 @@ def test_evaluate_center_and_all_crops(clips, tmp_path):
 
 def test_all_crops_average_equals_per_crop_softmax(clips, monkeypatch):
     "The all-crops probabilities of a clip are the mean of the softmax of each of its crops, computed one by one (both in fp32)."
-    from mgr_course.datasets import DecodedClips, ClipCrops
+    from mgr_course.bank import DecodedClips, ClipCrops
     monkeypatch.setenv('MGR_PRECISION', 'fp32')
     torch.manual_seed(0)
     model = build_model('Mel2DCNN').eval()

@@ -40,7 +40,7 @@ CONSTANTS = {   # the flagged text -> why it is not a run's number
     '7 %': "0.85**16, arithmetic on that default", '20 epochs': "the paper's budget (config paper_epochs)",
     '10 epochs': "the paper's budget for the CRNN (config)", 'p = 0.5': "the augmentations' probability (config)",
     '32 MiB': "a batch of 32 float32 crops of 2**18 samples", '2 MiB': "a huge page", '67 MB': "32 complex spectrograms of a crop",
-    '635 MB': "an hour of float32 samples at 44.1 kHz", '21 GB': "FMA small decoded as int16: 8,000 x 30 s x 44.1 kHz x 2 bytes",
+    '635 MB': "an hour of float32 samples at 44.1 kHz",
     '94.5%': "the resampler's rolloff setting", '1%': "a 13 kHz tone's residue after the filter, printed below it (03)",
     '3 seconds': "the length of the audio players", '5 seconds': "the length of the audio players", 'half second': "a figure's span",
     '1024 points': "the FFT size", '74%': "the architectures' weight shares, printed by the layer tables (05)",

@@ -4,7 +4,7 @@ Usage: python tools/readme_results.py [--check]
 Replaces what lies between the two `<!-- results -->` markers of README.md with text built from results/*/results.json
 (the default run, and the run with a longer budget if there is one). `--check` changes nothing and exits 1 when the README
 is stale; tests/test_prose.py runs it. `make chapters` runs it after re-executing the chapters."""
-import re, sys
+import json, re, sys
 from pathlib import Path
 from mgr_course.experiment import (main_results, table1_markdown, findings, budget_markdown, replication_markdown,
                                    compare_budgets, times_line)
@@ -51,9 +51,64 @@ def section() -> str:
     out += ['#### What replicated, and what did not', '', replication_markdown(res, longer), '', END]
     return '\n'.join(out)
 
+BENCH_BEGIN = '<!-- data path: written by tools/readme_results.py from results/bench/data-path.json; do not edit by hand -->'
+BENCH_END = '<!-- /data path -->'
+# FMA's subsets as published by its maintainers (github.com/mdeff/fma, README): clips of 30 s, and the zip's size in GiB
+FMA_SUBSETS = {'small': (8_000, 7.2), 'medium': (25_000, 22), 'large': (106_574, 93)}
+
+def _gb(b: float) -> str: return f"{b / 1e9:.1f} GB"
+
+def bench_section() -> str:
+    "The data path and the cost model, from the data-path benchmark's JSON."
+    b = json.loads((ROOT/'results'/'bench'/'data-path.json').read_text())
+    n, sp, c = b['clips'], b['splits'], b['cache_bytes']
+    bank, dec = c.get('bank', 0), sum(v for k, v in c.items() if k.startswith('decoded'))
+    rows = [('mp3 files (the dataset)', b['mp3_bytes']), ("augmentation bank (the training clips' views)", bank),
+            ('decoded clips (validation and test)', dec), ('**caches in all** (`mgr cache --list`)', sum(c.values())),
+            ('the int16 caches of the previous design', b['old_design_bytes'])]
+    eff = ', '.join(f"{r['network']} {r['efficiency']:.2f}" for r in b['throughput'])
+    out = [BENCH_BEGIN, '', f"`{b['command']}` on a stand-in of FMA small's size ({n:,} clips of {b['clip_seconds']:g} s: "
+           f"{sp.get('training', 0):,} training, {sp.get('validation', 0):,} validation, {sp.get('test', 0):,} test), {b['cpu']} "
+           f"({b['cores']} cores), torch {b['torch']}, {b['date']} (load average {b['load_average']} at the end):", '',
+           '| kept on disk | per clip | all clips |', '|---|---|---|']
+    out += [f"| {what} | {v / n / 1e6:.2f} MB | {_gb(v)} |" for what, v in rows]
+    out += ['', f"From the start of `mgr train` to its first optimizer step: {b['first_step_s'] / 60:.1f} min, of which the scan "
+            f"{b['scan_s'] / 60:.1f} min; the first epoch builds the other shards as it reads them (built here at once by "
+            f"`prepare_caches`, 2 processes: {b['filled_shards']:,} shards in {b['fill_s'] / 60:.1f} min). A batch of 32 training "
+            f"crops is read from the caches in {b['batch_read_s'] * 1000:.0f} ms. Training throughput fed by these caches, as a share "
+            f"of each network's speed on ready tensors (pipeline / compute samples per second): {eff}.", '', BENCH_END]
+    return '\n'.join(out)
+
+COST_BEGIN = '<!-- cost model: written by tools/readme_results.py from results/bench/data-path.json; do not edit by hand -->'
+COST_END = '<!-- /cost model -->'
+
+def cost_section() -> str:
+    "What the paper's budget costs on each FMA subset, scaled from the benchmark's per-clip and per-step measurements."
+    b = json.loads((ROOT/'results'/'bench'/'data-path.json').read_text())
+    per_clip, build = sum(b['cache_bytes'].values()) / b['clips'], b['fill_s'] / b['filled_shards']
+    train_share = b['splits']['training'] / b['clips']
+    step = {r['network']: 32 / r['pipeline_samples_per_s'] for r in b['throughput']}
+    out = [COST_BEGIN, '', '| subset | clips | archive | caches | caches built, 2 cores | training, 2 cores | reading crops alone |',
+           '|---|---|---|---|---|---|---|']
+    for name, (clips, gib) in FMA_SUBSETS.items():
+        steps = {k: 20 * int(clips * train_share) // 32 * (0.5 if k == 'LateFusionCRNN' else 1) for k in step}
+        train_h = sum(steps[k] * step[k] for k in step) / 3600
+        read_h = sum(steps.values()) * b['batch_read_s'] / 3600
+        out.append(f"| {name} | {clips:,} | {gib:g} GiB | {_gb(clips * per_clip)} | {clips * build / 3600:.1f} h | {train_h:.1f} h | {read_h:.1f} h |")
+    out += ['', f"Scaled from the benchmark above ({b['cpu']}, {b['cores']} cores): caches at {per_clip / 1e6:.2f} MB and "
+            f"{build * 1000:.0f} ms of building per clip; training at each network's measured seconds per step fed by the caches, "
+            f"for the paper's budget (20 epochs of the {train_share:.0%} training clips in batches of 32; the late-fusion CRNN 10). "
+            f"*Reading crops alone* is the CPU time of reading the batches from the caches with nothing else to do: the floor a "
+            f"GPU step cannot go below while one process reads; with N processes (`torchrun --nproc-per-node N`) each reads its "
+            f"share. The GPU rows are not measured (no GPU was lent to this project's runs); on one, the networks' arithmetic stops "
+            f"being the bottleneck and reading, then building the caches (CPU-bound, parallel over cores) take its place.", '', COST_END]
+    return '\n'.join(out)
+
 def updated(text: str) -> str:
-    if BEGIN not in text or END not in text: raise SystemExit(f"README.md has no {BEGIN} ... {END} block")
-    return re.sub(re.escape(BEGIN) + '.*?' + re.escape(END), lambda _: section(), text, flags=re.S)
+    for begin, end, make in ((BEGIN, END, section), (BENCH_BEGIN, BENCH_END, bench_section), (COST_BEGIN, COST_END, cost_section)):
+        if begin not in text or end not in text: raise SystemExit(f"README.md has no {begin} ... {end} block")
+        text = re.sub(re.escape(begin) + '.*?' + re.escape(end), lambda _: make(), text, flags=re.S)
+    return text
 
 if __name__ == '__main__':
     readme = ROOT/'README.md'

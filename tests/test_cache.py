@@ -1,0 +1,232 @@
+"""The caches of chapters 04a and 04b: one lossless FLAC shard per clip, equal to a fresh decode, built when first read (by any process),
+keyed by content and settings, atomic, refused before a disk that cannot hold them, one line when the disk fills anyway."""
+import errno, os, warnings
+from pathlib import Path
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+import mgr_course.cache as cache
+import mgr_course.files as files
+from mgr_course.config import CFG
+from mgr_course.data import load_audio, crop_offsets, AudioError
+from mgr_course.datasets import CropDataset, make_loader, EpochSampler, default_workers
+import mgr_course.bank as bank_module
+from mgr_course.cache import files_key, task_key, quantize, encode_shard, read_shard, cache_usage, cache_summary, clear_cache
+from mgr_course.bank import DecodedClips, AugmentBank, BankCrops, ClipCrops, prepare_caches
+
+SR = CFG.sample_rate
+AMPS = [0.1, 0.2, 0.3, 0.4]
+
+@pytest.fixture(scope='module')
+def clips(tmp_path_factory):
+    "A tiny clip table: 4 training clips, 2 validation, 2 test; sines of known amplitude and distinct pitch (distinct files: distinct shards), 7 s, some at 22.05 kHz."
+    d = tmp_path_factory.mktemp('clips')
+    rows = []
+    for i in range(8):
+        rate = SR if i % 2 == 0 else 22_050
+        t = np.arange(int(7 * rate)) / rate
+        p = d/f'{i:06d}.wav'
+        sf.write(p, (AMPS[i % 4] * np.sin(2 * np.pi * (441 + 10 * i) * t)).astype(np.float32), rate, subtype='FLOAT')
+        rows.append(dict(track_id=i, genre=CFG.genres[i % 2], label=i % 2, split=(['training'] * 4 + ['validation'] * 2 + ['test'] * 2)[i], path=str(p), samples=7 * SR))
+    return pd.DataFrame(rows).set_index('track_id')
+
+def shard_files(root, kind=None) -> list:
+    "The shard files under root/cache (of one kind), and any temporary file left beside them."
+    base = root/'cache'/kind if kind else root/'cache'
+    return sorted(p.name for p in base.rglob('*') if p.is_file()) if base.exists() else []
+
+def test_quantize_error_bound():
+    y = np.float32([0, 1e-6, -0.5, 0.99999, -1.0, 0.3])
+    q, s = quantize(y)
+    assert q.dtype == np.int16 and s == 1 / 32767 and np.abs(q * np.float32(s) - y).max() <= s / 2 * 1.01
+    q, s = quantize(np.float32([2.5, -1.2, 0.1]))                         # above 1 (a pitch shift can): the scale grows
+    assert s == 2.5 / 32767 and q[0] == 32767 and np.abs(q * np.float32(s) - [2.5, -1.2, 0.1]).max() <= s / 2 * 1.01
+
+@pytest.mark.parametrize('codec', ['flac', 'zst'])
+def test_a_shard_is_lossless_and_seekable(tmp_path, codec):
+    q = np.random.default_rng(0).integers(-32768, 32767, size=(3, 5000)).astype(np.int16)   # noise: the hardest case to compress
+    q[1, :7] = [-32768, 32767, 0, -1, 1, 255, -256]                                         # the extremes, and both bytes' edges
+    f = tmp_path/f's.{codec}'; f.write_bytes(encode_shard(q, [1e-5, 2e-5, 3e-5], SR, codec))
+    for row in range(3):
+        got, scale = read_shard(f, row)
+        assert np.array_equal(got, q[row]) and scale == [1e-5, 2e-5, 3e-5][row]
+    assert np.array_equal(read_shard(f, 1, 4000, 999)[0], q[1, 4000:4999])
+    with pytest.raises(ValueError, match='outside the shard'): read_shard(f, 1, 4990, 20)
+    with pytest.raises(ValueError, match='outside the shard'): read_shard(f, 3)
+    f.write_bytes(f.read_bytes()[:len(f.read_bytes()) // 2])                                  # cut: an error, never short data
+    with pytest.raises(Exception) as e: read_shard(f, 2)
+    assert not isinstance(e.value, (ValueError, AssertionError))
+
+def test_decoded_equals_fresh_decode_and_keeps_only_evaluation_clips(clips, tmp_path, monkeypatch):
+    "Tolerance: int16 with scale = max(1, peak) / 32767, so within half a step (1.5e-5 here), plus 1% for float32 rounding."
+    monkeypatch.setenv('MGR_DATA', str(tmp_path))
+    d = DecodedClips(clips)
+    assert shard_files(tmp_path) == []                                      # nothing is decoded before it is read
+    assert len(d) == len(clips) and list(d.track_ids) == list(clips.index) and list(d.labels) == list(clips.label)
+    for i, p in enumerate(clips.path):
+        fresh = load_audio(p, SR)
+        assert len(d.audio(i)) == len(fresh) == clips.samples.iloc[i]
+        assert np.abs(d.audio(i) - fresh).max() <= 1 / 32767 / 2 * 1.01
+    kept = [d.shards.path(i).exists() for i in range(len(d))]
+    assert kept == [False] * 4 + [True] * 4                                  # training clips are read, not kept (the bank keeps their views)
+    again = DecodedClips(clips)
+    assert all(np.array_equal(again.audio(i), d.audio(i)) for i in range(len(d)))
+    assert all(np.array_equal(DecodedClips(clips, cache=False).audio(i), d.audio(i)) for i in range(len(d)))
+    with pytest.raises(ValueError, match='outside clip'): d.audio(0, 7 * SR - 5, 10)
+
+def test_a_bad_file_is_named_when_read(clips, tmp_path, monkeypatch):
+    monkeypatch.setenv('MGR_DATA', str(tmp_path))
+    bad = clips.copy()
+    (tmp_path/'garbage.mp3').write_bytes(b'not audio at all' * 64)
+    cut = tmp_path/'cut.wav'                                                # cut mid-stream: decodes, silently shorter than scanned
+    cut.write_bytes(open(clips.path.iloc[4], 'rb').read()[:200_000])
+    for row, p in [(5, tmp_path/'garbage.mp3'), (4, cut), (6, tmp_path/'missing.mp3')]: bad.iloc[row, bad.columns.get_loc('path')] = str(p)
+    d = DecodedClips(bad)
+    for row, what in [(5, 'garbage.mp3'), (4, 'clip table says'), (6, 'missing.mp3')]:
+        with pytest.raises(AudioError, match=what): d.audio(row, 0, 10)
+        assert not d.shards.path(row).exists()
+    assert len(d.audio(7)) == 7 * SR                                        # the others are unaffected
+
+def test_a_killed_or_damaged_build_leaves_nothing_that_looks_complete(clips, tmp_path, monkeypatch):
+    monkeypatch.setenv('MGR_DATA', str(tmp_path))
+    d = DecodedClips(clips)
+    real, calls = cache.encode_shard, []         # Shards (chapter 04a) writes every shard through encode_shard
+    def dies(*a):
+        calls.append(1)
+        if len(calls) == 2: raise KeyboardInterrupt('killed')
+        return real(*a)
+    monkeypatch.setattr(cache, 'encode_shard', dies)
+    with pytest.raises(KeyboardInterrupt): d.shards.fill([4, 5, 6, 7], n_jobs=1, progress=False)
+    assert len(shard_files(tmp_path)) == 1 and not any('tmp' in n for n in shard_files(tmp_path))   # one built, none half-built
+    monkeypatch.setattr(cache, 'encode_shard', real)
+    assert d.shards.missing() == [0, 1, 2, 3, 5, 6, 7]                         # the killed fill resumes where it stopped
+    d.shards.fill([4, 5, 6, 7], n_jobs=1, progress=False)
+    p = d.shards.path(6); p.write_bytes(p.read_bytes()[:3000])                # damaged (a disk error; never our own write)
+    with pytest.warns(RuntimeWarning, match='damaged'): x = d.audio(6)
+    assert np.array_equal(x, DecodedClips(clips, cache=False).audio(6))         # rebuilt
+
+def test_the_disk_is_checked_before_and_a_full_disk_ends_in_one_line(clips, tmp_path, monkeypatch):
+    monkeypatch.setenv('MGR_DATA', str(tmp_path))
+    bank = AugmentBank(DecodedClips(clips, CFG.replace(crop_samples=2**16)), views=2)
+    monkeypatch.setattr(files, 'free_bytes', lambda folder: 10**6)
+    with pytest.raises(files.NotEnoughSpace, match=r'caching 4 clips \(bank\) needs .* in .*cache but only 1.0 MB is free there \(the folder comes from MGR_DATA\)'):
+        bank.shards.fill(n_jobs=1, progress=False)
+    assert shard_files(tmp_path) == []
+    monkeypatch.undo(); monkeypatch.setenv('MGR_DATA', str(tmp_path))
+    def full(f, path, obj, data):                                             # the disk fills half-way through a shard
+        f.write(data[:len(data) // 2]); raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(files, '_serialize', full)
+    with pytest.raises(OSError) as e: bank.shards.fill(n_jobs=1, progress=False)
+    msg = str(e.value)
+    assert 'could not write' in msg and '.zst' in msg and 'no space left' in msg and '\n' not in msg
+    assert shard_files(tmp_path) == []                                        # the partial file removed
+
+def test_keys_follow_content_and_settings(clips, tmp_path, monkeypatch):
+    monkeypatch.setenv('MGR_DATA', str(tmp_path))
+    moved = clips.assign(path=[str(tmp_path/'elsewhere'/Path(p).name) for p in clips.path])   # same files under another root: same keys
+    (tmp_path/'elsewhere').mkdir()
+    for p, q in zip(clips.path, moved.path): os.link(p, q)
+    cfg = CFG.replace(crop_samples=2**16)
+    d = DecodedClips(moved, cfg)
+    assert d.shards.keys == DecodedClips(clips, cfg).shards.keys and files_key(moved, x=1) == files_key(clips, x=1)
+    keys = lambda **kw: AugmentBank(d, **{'views': 2, 'cfg': cfg, **kw}).shards.keys
+    k0 = keys()
+    for c in [cfg.replace(pitch_semitones=(-2., 2.)), cfg.replace(p_time_stretch=0.2), cfg.replace(stretch_rate=(0.9, 1.1))]:
+        assert keys(cfg=c) != k0
+    assert keys(views=3) != k0 and keys(seed=7) != k0
+    assert keys(cfg=cfg.replace(p_noise=0.1)) == k0                            # noise is drawn per step: not part of the bank
+    f = Path(moved.path.iloc[0])
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))        # touched, as `cp -r` does to every file: same key
+    assert DecodedClips(moved, cfg).shards.keys == d.shards.keys
+    data = bytearray(f.read_bytes()); data[-100] ^= 0xFF
+    f.unlink(); f.write_bytes(bytes(data))                                     # rewritten (same size, other bytes): a new key
+    d2 = DecodedClips(moved, cfg)
+    assert d2.shards.keys[0] != d.shards.keys[0] and d2.shards.keys[1:] == d.shards.keys[1:]
+
+def test_bank_is_deterministic_whoever_builds_it(clips, tmp_path, monkeypatch):
+    cfg = CFG.replace(crop_samples=2**16)
+    monkeypatch.setenv('MGR_DATA', str(tmp_path/'a'))
+    a = AugmentBank(DecodedClips(clips, cfg), views=2)
+    a.shards.fill(n_jobs=2, progress=False)                                   # built by two worker processes
+    monkeypatch.setenv('MGR_DATA', str(tmp_path/'b'))
+    reordered = clips.iloc[::-1]                                             # seeded by (seed, track id, view): order does not matter
+    b = AugmentBank(DecodedClips(reordered, cfg), views=2)                    # built here, one at a time, as read
+    assert list(a.labels) == [0, 1, 0, 1] and a.length == 2**16 + 2**13
+    for i in range(4):
+        for v in range(2): assert np.array_equal(a.view(i, v), b.view(3 - i, v))
+    c = AugmentBank(a.decoded, views=2, seed=a.seed + 1, cache=False)
+    assert not np.array_equal(c.view(0, 0), a.view(0, 0))
+    with pytest.raises(ValueError, match='at least 1'): AugmentBank(a.decoded, views=0)
+
+def test_bank_crops_cycle_views_and_noise(clips, tmp_path, monkeypatch):
+    monkeypatch.setenv('MGR_DATA', str(tmp_path))
+    cfg = CFG.replace(crop_samples=2**16, p_noise=0.)
+    bank = AugmentBank(DecodedClips(clips, cfg), views=3)
+    ds = BankCrops(bank)
+    assert len(ds) == 4 and ds.train and not ds.in_memory
+    def which_view(i):
+        x = ds[i][0][0].numpy()
+        views = [bank.view(i, v) for v in range(3)]
+        hits = {v for v, w in enumerate(views) for o in np.flatnonzero(w == x[0]) if o + 2**16 <= len(w) and np.array_equal(w[o:o + 2**16], x)}
+        assert len(hits) == 1
+        return hits.pop()
+    for i in [0, 3]:
+        seen = []
+        for e in range(3): ds.set_epoch(e); seen.append(which_view(i))
+        assert sorted(seen) == [0, 1, 2]                                     # each view once in `views` epochs
+    ds.set_epoch(1)
+    noisy = BankCrops(AugmentBank(bank.decoded, views=3, cfg=cfg.replace(p_noise=1.)))
+    noisy.set_epoch(1)
+    x, y = noisy[2]
+    assert y == clips.label.iloc[2] and x.shape == (1, 2**16) and x.dtype == torch.float32
+    assert torch.equal(noisy.__getitems__([2, 0]).x[0], x)
+    assert 0.001 <= float((x - ds[2][0]).std()) <= 0.0151                    # same crop, plus noise of the configured amplitude
+
+def test_clip_crops_and_loader_build_shards_in_workers(clips, tmp_path, monkeypatch):
+    monkeypatch.setenv('MGR_DATA', str(tmp_path))
+    d = DecodedClips(clips)
+    valid = ClipCrops(d, 'validation')
+    assert len(valid) == 2 and not valid.train and list(valid.labels) == list(clips[clips.split == 'validation'].label)
+    naive = CropDataset(clips, 'validation')
+    for i in range(2): assert (valid[i][0] - naive[i][0]).abs().max() <= 1 / 32767 / 2 * 1.01
+    x, y = ClipCrops(d, 'test', crops='all')[1]
+    assert x.shape == (len(crop_offsets(7 * SR, CFG.crop_samples)), 1, CFG.crop_samples) and y == clips.label.iloc[7]
+    with pytest.raises(ValueError, match="crops must be"): ClipCrops(d, 'test', crops='random')
+    with pytest.raises(ValueError, match='split must be one of'): ClipCrops(d, 'valid')
+    with pytest.raises(ValueError, match="no 'test' clips"): ClipCrops(DecodedClips(clips[clips.split != 'test']), 'test')
+    train = BankCrops(AugmentBank(d, views=2))
+    assert make_loader(train).num_workers == max(1, min(8, os.cpu_count()))   # shards missing: one worker per core builds them as it reads
+    loader = make_loader(train, batch_size=3, epoch=2)
+    b1 = list(loader)                                                         # built by the loader's worker processes
+    assert not train.shards.missing() and make_loader(BankCrops(train.bank)).num_workers == 0
+    loader.set_epoch(3); assert loader.num_workers == 0                      # the same loader drops its workers once the cache is built
+    b0 = list(make_loader(train, batch_size=3, num_workers=0, epoch=2))       # read back here
+    assert [len(b.y) for b in b0] == [3, 1] and all(b.skipped == 0 for b in b0)
+    for p, q in zip(b0, b1): assert torch.equal(p.x, q.x) and torch.equal(p.y, q.y)
+    train.set_epoch(2)
+    order = list(EpochSampler(4, True, train.seed, 2))
+    assert torch.equal(b0[0].x[0], train[order[0]][0])                       # a batch item is the item itself
+
+def test_prepare_usage_and_clear(clips, tmp_path, monkeypatch):
+    monkeypatch.setenv('MGR_DATA', str(tmp_path))
+    assert cache_summary().startswith('caches: none')
+    decoded, bank = prepare_caches(clips, CFG.replace(crop_samples=2**16, augment_views=2), n_jobs=1, progress=False)
+    u = cache_usage().set_index('kind')
+    assert u.loc['bank', 'files'] == 4 and u.loc[f'decoded-{SR}', 'files'] == 4          # training: views only; the rest: decoded
+    assert u.loc['bank', 'bytes'] == sum(bank.shards.path(i).stat().st_size for i in range(4))
+    assert 'mgr cache --clear' in cache_summary() and 'decoded-44100' in cache_summary()
+    (tmp_path/'cache'/'decoded-2-0123.npy').write_bytes(b'x' * 100)          # a cache of the older format
+    assert cache_usage().kind.iloc[-1].startswith('older format')
+    freed = clear_cache()
+    assert freed == int(u.bytes.sum()) + 100 and shard_files(tmp_path) == []
+    assert np.array_equal(bank.view(0, 1), AugmentBank(decoded, 2, cache=False).view(0, 1))   # cleared under a reader: rebuilt as read
+
+def test_a_run_belongs_to_its_labels(clips):
+    "Other genres or other splits for the same files: the same caches (files_key), another task (task_key), so other runs."
+    relabelled = clips.assign(genre=clips.genre.iloc[::-1].to_numpy(), label=clips.label.iloc[::-1].to_numpy())
+    assert files_key(relabelled) == files_key(clips)
+    assert task_key(relabelled, CFG.genres) != task_key(clips, CFG.genres)
+    assert task_key(clips.assign(split=clips.split.iloc[::-1].to_numpy()), CFG.genres) != task_key(clips, CFG.genres)
+    assert task_key(clips, CFG.genres[::-1]) != task_key(clips, CFG.genres)          # the genre list itself is part of the task
