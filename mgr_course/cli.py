@@ -196,7 +196,9 @@ def cmd_reproduce(args):
     from mgr_course.config import data_dir
     from mgr_course.files import writable_folder
     cfg = _config(args)
-    out = args.out or results_dir()/dataset_root(cfg).name
+    name = dataset_root(cfg).name
+    if cfg.subset != 'small' and cfg.subset not in name.split('-'): name += f'-{cfg.subset}'   # FMA medium's results beside small's
+    out = args.out or results_dir()/name
     runs = args.runs or data_dir()/'runs'
     for folder in (out, runs): writable_folder(folder, _source(folder, args))     # both checked before hours of training
     reproduce(cfg, out=out, runs=Path(args.runs) if args.runs else None, steps=args.steps, epochs=args.epochs)
