@@ -6,7 +6,7 @@ Docs: https://mgr-course.github.io/mgr_course/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #fb0ef460
 from __future__ import annotations
-import os, sys, ast, math, contextlib
+import os, sys, ast, math, contextlib, urllib.request
 from pathlib import Path
 import numpy as np, pandas as pd, soundfile as sf, soxr
 from .config import CFG, Config, data_dir, FMA_SUBSETS, FMA_METADATA_GIB
@@ -322,6 +322,22 @@ def fma_archives(subset: str = 'small', cfg: Config | None = None) -> list:
     size = FMA_SUBSETS[subset]['archive_gib']
     return [('fma_metadata.zip', cfg.fma_metadata_sha1, *map(gib, FMA_METADATA_GIB)), (f'fma_{subset}.zip', cfg.subset_sha1, gib(size), gib(size))]
 
+def _remote_size(url: str, timeout: float = 20) -> int | None:
+    "The bytes the server says `url` holds (a HEAD request), or None where it does not say."
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method='HEAD'), timeout=timeout) as r:
+            n = r.headers.get('Content-Length')
+            return int(n) if n else None
+    except (OSError, ValueError): return None
+
+def _disk_plan(base: str, todo: list) -> list:
+    "(name, bytes, bytes extracted) of each archive to fetch: the server's size where it says it (scaled extracted size), else FMA's published one."
+    plan = []
+    for name, _, size, unzipped in todo:
+        n = _remote_size(base + name) or size
+        plan.append((name, n, unzipped * n // size))
+    return plan
+
 def download_fma(dest: Path | None = None, subset: str = 'small', cfg: Config | None = None, progress: bool = True, url: str | None = None) -> Path:
     "Download, verify and extract FMA's metadata and `fma_<subset>` into `dest` (default `data_dir()`) from `fma_url(url)`; returns `dest`."
     cfg = cfg or CFG
@@ -329,8 +345,9 @@ def download_fma(dest: Path | None = None, subset: str = 'small', cfg: Config | 
     dest, base = Path(dest or data_dir()), fma_url(url, cfg)
     todo = [a for a in fma_archives(subset, cfg) if not extracted_paths(dest/a[0], dest)]   # extracted earlier: not needed again
     if todo:
-        need = sum(size + unzipped - ((dest/name).stat().st_size if (dest/name).exists() else 0) for name, _, size, unzipped in todo)
-        if progress: print(f"FMA {subset}: {', '.join(f'{n} ({human_bytes(s)})' for n, _, s, _ in todo)}, about {human_bytes(need)} with the extracted files, into {dest}")
+        plan = _disk_plan(base, todo)
+        need = sum(size + unzipped - ((dest/name).stat().st_size if (dest/name).exists() else 0) for name, size, unzipped in plan)
+        if progress: print(f"FMA {subset}: {', '.join(f'{n} ({human_bytes(s)})' for n, s, _ in plan)}, about {human_bytes(need)} with the extracted files, into {dest}", file=sys.stderr)
         ensure_free_space(dest, need, f"downloading and extracting FMA {subset}", '--dest' if dest != data_dir() else 'MGR_DATA (or data/)')
     for name, sha1, _, _ in todo:
         try: archive = download(base + name, dest/name, sha1, progress)

@@ -19,6 +19,9 @@ class Server:
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *a): pass
+            def do_HEAD(self):                           # the size only, as FMA's host answers it (not logged: the log is of downloads)
+                if self.path not in srv.files: self.send_error(404); return
+                self.send_response(200); self.send_header('Content-Length', str(len(srv.files[self.path]))); self.end_headers()
             def do_GET(self):
                 srv.log.append((self.path, self.headers.get('Range')))
                 if self.path not in srv.files: self.send_error(404); return

@@ -2,7 +2,7 @@
 import hashlib, json, shutil
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
-import mgr_course.files as files
+import mgr_course.files as files, mgr_course.data as data
 from mgr_course.config import CFG, Config, GENRES, GENRES_16, FMA_SUBSETS, FMA_MEDIUM_GENRE_CLIPS
 from mgr_course.data import download_fma, clip_table, scan_dataset, ensure_dataset, subset_clips, load_tracks, audio_path
 from mgr_course.synthetic import generate_synthetic, genre_counts, plan_dataset, make_clip, DEFECTS
@@ -26,18 +26,18 @@ def _medium_server(server):
 
 def test_download_medium_says_its_size_checks_space_and_extracts(server, tmp_path, monkeypatch, capsys):
     cfg = _medium_server(server)
-    monkeypatch.setitem(FMA_SUBSETS['medium'], 'archive_gib', 0.001)           # the published 22 GiB, shrunk for the test
-    monkeypatch.setattr(files, 'free_bytes', lambda folder: 10**10)             # 10 GB free: enough for 1 MiB and the metadata
+    monkeypatch.setattr(files, 'free_bytes', lambda folder: 2 * 10**8)          # 200 MB: the server's archives (it says their sizes) and the margin
     assert download_fma(tmp_path, 'medium', cfg) == tmp_path
     assert (tmp_path/'fma_medium'/'000'/'000002.mp3').read_bytes() == b'mp3'
-    out = capsys.readouterr().out
-    assert 'fma_medium.zip (1.1 MB)' in out and str(tmp_path) in out, out
+    out = capsys.readouterr().err                                              # stderr, beside the progress bars: stdout is for results
+    assert f"fma_medium.zip ({len(server.files['/fma/fma_medium.zip'])} B)" in out and str(tmp_path) in out, out
     assert [p for p, _ in server.log] == ['/fma/fma_metadata.zip', '/fma/fma_medium.zip']
 
 
 def test_download_refused_before_any_byte_when_the_disk_is_too_small(server, tmp_path, monkeypatch):
     cfg = _medium_server(server)
     monkeypatch.setattr(files, 'free_bytes', lambda folder: 10 * 2**30)        # 10 GiB free; medium needs 2 x 22 GiB
+    monkeypatch.setattr(data, '_remote_size', lambda url: None)                # a host that does not say: FMA's published sizes
     with pytest.raises(files.NotEnoughSpace, match=r'FMA medium needs 49.3 GB in .* but only 10.7 GB is free'):
         download_fma(tmp_path, 'medium', cfg, progress=False)
     assert server.log == [] and not list(tmp_path.iterdir())                   # nothing fetched, nothing written
