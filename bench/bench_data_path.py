@@ -40,7 +40,8 @@ def main():
     from mgr_course.data import clip_table
     from mgr_course.learner import train_network, Callback, CancelFitException
     from mgr_course.models import network_names
-    from mgr_course.cache import prepare_caches, cache_usage, AugmentBank, DecodedClips, BankCrops
+    from mgr_course.cache import cache_usage
+    from mgr_course.bank import prepare_caches, AugmentBank, DecodedClips, BankCrops
     from mgr_course.learner import training_loaders
     from bench_training import measure_network, fixed_batch
 

@@ -204,8 +204,12 @@ class ClipCrops(_ShardCrops):
         if split not in SPLITS: raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if crops not in ('center', 'all'): raise ValueError(f"crops must be 'center' or 'all', not {crops!r}")
         self.decoded, self.cfg, self.split, self.crops = decoded, decoded.cfg, split, crops
-        self.index = np.flatnonzero(decoded.splits == split)
-        if not len(self.index): raise ValueError(f"the clip table has no {split!r} clips")
+        index = np.flatnonzero(decoded.splits == split)
+        if not len(index): raise ValueError(f"the clip table has no {split!r} clips")
+        bad = decoded.shards.fill([j for j in index if decoded.kept[j]], progress=False, skip=(AudioError,))   # decoded now, in parallel
+        for j, e in bad.items(): warnings.warn(f"skipping track {decoded.track_ids[j]} ({split}): {e}", RuntimeWarning)
+        self.index = np.array([j for j in index if j not in bad], np.int64)
+        if not len(self.index): raise ValueError(f"no {split!r} clip could be decoded (see the warnings)")
         self.labels, self.seed, self.epoch = decoded.labels[self.index], decoded.cfg.seed, 0
         self.shards = _Subset(decoded.shards, self.index) if decoded.shards.cache else decoded.shards
     def __len__(self): return len(self.index)

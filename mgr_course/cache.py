@@ -137,6 +137,12 @@ def _build_shard(job) -> int:
         atomic_write(path, encode_shard(q, scales, sr, path.suffix[1:]))
     return path.stat().st_size
 
+def _try_build(job) -> str:
+    "Build one shard as `_build_shard` does: '' when done, or the message of an error of the types `job[-1]` (others propagate)."
+    *build, skip = job
+    try: _build_shard(tuple(build)); return ''
+    except skip as e: return str(e)
+
 class Shards:
     "One shard per clip: `make(jobs[i]) -> (int16 rows, scales)` built on first use and kept as a file of `codec` (in memory with `cache=False`)."
     def __init__(self, kind: str, keys: list, jobs: list, make, sample_rate: int, raw_bytes: list, cache: bool = True, codec: str = 'flac'):
@@ -165,21 +171,25 @@ class Shards:
         source = source or ('MGR_DATA' if os.environ.get('MGR_DATA') else 'the default data folder (MGR_DATA chooses another)')
         if self.cache and missing: ensure_free_space(cache_dir(), self.estimate(missing), f"caching {len(missing)} clips ({self.kind})", source)
 
-    def fill(self, index=None, n_jobs: int = 2, progress: bool = True, desc: str | None = None):
-        "Build the missing shards among `index` (default: all) now, `n_jobs` processes at once; a killed fill resumes where it stopped."
+    def fill(self, index=None, n_jobs: int = 2, progress: bool = True, desc: str | None = None, skip: tuple = ()) -> dict:
+        "Build the missing shards among `index` (default: all) now, `n_jobs` processes at once (a killed fill resumes); `{i: message}` of those that failed with an error of the types `skip`."
         todo = set(range(len(self)) if index is None else index)
         missing = [i for i in self.missing() if i in todo]
-        if not missing: return self
-        if not self.cache: [self._get(i) for i in missing]; return self
+        if not missing: return {}
+        if not self.cache: return {i: e for i in missing if (e := self._try_get(i, tuple(skip)))}
         self.check_space(missing)
         if progress: print(f"caching {len(missing)} clips ({self.kind}): about {human_bytes(self.estimate(missing))} in {short_path(cache_dir())}", file=sys.stderr)
-        parallel_map(_build_shard, [(self.make, self.jobs[i], self.path(i), self.sample_rate) for i in missing], n_jobs,
-                     progress, desc=desc or f'caching {len(missing)} clips ({self.kind})', chunksize=1)
-        return self
+        errors = parallel_map(_try_build, [(self.make, self.jobs[i], self.path(i), self.sample_rate, tuple(skip)) for i in missing], n_jobs,
+                              progress, desc=desc or f'caching {len(missing)} clips ({self.kind})', chunksize=1)
+        return {i: e for i, e in zip(missing, errors) if e}
 
     def _get(self, i: int):
         if i not in self._memory: self._memory[i] = self.make(self.jobs[i])
         return self._memory[i]
+
+    def _try_get(self, i: int, skip: tuple) -> str:
+        try: self._get(i); return ''
+        except skip as e: return str(e)
 
     def read(self, i: int, row: int = 0, offset: int = 0, frames: int = -1, keep: bool = True) -> tuple[np.ndarray, float]:
         "`(int16 samples, scale)` of row `row` of shard i, from `offset`: built first if it is missing (kept unless `keep=False`), rebuilt once if damaged."

@@ -45,13 +45,13 @@ def training_loaders(clips: pd.DataFrame, cfg: Config | None = None, progress: b
     "The training loader (crops of the augmentation bank, noise drawn per step) and the validation loader (centre crops); their shards are built as first read (chapter 04b)."
     cfg = cfg or CFG
     decoded = DecodedClips(clips, cfg)
-    train, valid = BankCrops(AugmentBank(decoded, cfg.augment_views, cfg=cfg)), ClipCrops(decoded, 'validation')
-    todo = dict(training=train.shards.missing(), validation=[i for i in valid.index if not decoded.shards.path(i).exists()])
-    train.shards.check_space(todo['training']); decoded.shards.check_space(todo['validation'])   # refuse now, not when the disk fills
-    if progress and any(todo.values()):
-        size = train.shards.estimate(todo['training']) + decoded.shards.estimate(todo['validation'])
-        print(f"caches: the shards of {len(todo['training'])} training and {len(todo['validation'])} validation clips (about "
-              f"{human_bytes(size)} in {short_path(cache_dir())}) are built as the first epoch reads them, so it is slower", file=sys.stderr)
+    bank = AugmentBank(decoded, cfg.augment_views, cfg=cfg)
+    todo, valid_todo = bank.shards.missing(), [i for i in np.flatnonzero(decoded.splits == 'validation') if not decoded.shards.path(i).exists()]
+    bank.shards.check_space(todo); decoded.shards.check_space(valid_todo)          # refuse now, not when the disk fills
+    if progress and todo:
+        print(f"caches: the views of {len(todo)} training clips (about {human_bytes(bank.shards.estimate(todo))} in "
+              f"{short_path(cache_dir())}) are built as the first epoch reads them, so it is slower than the next", file=sys.stderr)
+    train, valid = BankCrops(bank), ClipCrops(decoded, 'validation')              # the validation clips are decoded here, in parallel
     return (make_loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed), make_loader(valid, cfg.batch_size, shuffle=False))
 
 # %% ../nbs/06_learner.ipynb #ddd1180d

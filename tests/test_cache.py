@@ -88,6 +88,12 @@ def test_a_bad_file_is_named_when_read(clips, tmp_path, monkeypatch):
         with pytest.raises(AudioError, match=what): d.audio(row, 0, 10)
         assert not d.shards.path(row).exists()
     assert len(d.audio(7)) == 7 * SR                                        # the others are unaffected
+    with pytest.warns(RuntimeWarning, match=r'skipping track 6 \(test\): .*missing.mp3'):
+        test = ClipCrops(d, 'test')                                         # an evaluation split drops what it cannot decode, named
+    assert list(test.index) == [7] and test.in_memory
+    with pytest.warns(RuntimeWarning) as rec, pytest.raises(ValueError, match="no 'validation' clip could be decoded"): ClipCrops(d, 'validation')
+    msgs = sorted(str(w.message) for w in rec)
+    assert len(msgs) == 2 and 'track 4' in msgs[0] and 'clip table says' in msgs[0] and 'track 5' in msgs[1] and 'garbage.mp3' in msgs[1]
 
 def test_a_killed_or_damaged_build_leaves_nothing_that_looks_complete(clips, tmp_path, monkeypatch):
     monkeypatch.setenv('MGR_DATA', str(tmp_path))

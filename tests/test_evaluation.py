@@ -47,7 +47,7 @@ def test_all_crops_average_equals_per_crop_softmax(clips, monkeypatch):
     monkeypatch.setenv('MGR_PRECISION', 'fp32')
     torch.manual_seed(0)
     model = build_model('Mel2DCNN').eval()
-    decoded = DecodedClips(clips, progress=False)
+    decoded = DecodedClips(clips)
     out = predict_clips(model, clips, 'test', crops='all', device='cpu', progress=False, decoded=decoded)
     x, y = ClipCrops(decoded, 'test', crops='all')[1]
     with torch.no_grad(): by_hand = torch.cat([model(c[None]).softmax(-1) for c in x]).mean(0)
