@@ -373,10 +373,10 @@ def runs_dir(cfg: Config | None = None, clips: pd.DataFrame | None = None) -> Pa
 
 # %% ../nbs/06_learner.ipynb #c5dc9078
 def class_weights(clips: pd.DataFrame, cfg: Config | None = None) -> torch.Tensor:
-    "Inverse frequency of each class in the training split, n / (K n_k) (scikit-learn's 'balanced'); 0 for a class with no training clip."
+    "Inverse frequency of each class in the training split, n / (K n_k) over the K classes present (scikit-learn's 'balanced'); 0 for a class with no training clip."
     cfg = cfg or CFG
     counts = np.bincount(clips.label[clips.split == 'training'].to_numpy(dtype=np.int64), minlength=cfg.n_classes).astype(np.float64)
-    w = np.divide(counts.sum(), cfg.n_classes * counts, out=np.zeros_like(counts), where=counts > 0)
+    w = np.divide(counts.sum(), (counts > 0).sum() * counts, out=np.zeros_like(counts), where=counts > 0)
     return torch.tensor(w, dtype=torch.float32)
 
 class WeightedCrossEntropy:
