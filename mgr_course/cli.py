@@ -8,20 +8,21 @@ Docs: https://mgr-course.github.io/mgr_course/cli.html.md"""
 from __future__ import annotations
 import argparse, math, os, re, shlex, sys
 from pathlib import Path
-from .config import CFG, Config
+from .config import CFG, Config, FMA_SUBSETS, CLASS_WEIGHTS
 
 # %% auto #0
-__all__ = ['DEBUG_HELP', 'DEVICE_COMMANDS', 'MAX_CLIP_SECONDS', 'MAX_STEPS', 'MAX_EPOCHS', 'MAX_SEED', 'PREDICT_HELP',
-           'positive_int', 'positive_float', 'int_in', 'float_in', 'folder_arg', 'dataset_arg', 'file_arg',
-           'cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train', 'cmd_evaluate', 'cmd_ensemble', 'cmd_predict',
-           'cmd_reproduce', 'OneLineParser', 'parser', 'error_message', 'main']
+__all__ = ['SUBSET_HELP', 'DEBUG_HELP', 'DEVICE_COMMANDS', 'MAX_CLIP_SECONDS', 'MAX_STEPS', 'MAX_EPOCHS', 'MAX_SEED',
+           'PREDICT_HELP', 'positive_int', 'positive_float', 'int_in', 'float_in', 'folder_arg', 'dataset_arg',
+           'file_arg', 'cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train', 'cmd_evaluate', 'cmd_ensemble',
+           'cmd_predict', 'cmd_reproduce', 'OneLineParser', 'parser', 'error_message', 'main']
 
 # %% ../nbs/10_cli.ipynb #daa3dffd
 def _config(args) -> Config:
-    "CFG, with the dataset the command line asked for."
-    if not getattr(args, 'data', None): return CFG
-    # a name the data chapter knows ('synthetic', 'fma'), or a folder
-    return CFG.replace(dataset=args.data if args.data in ('synthetic', 'fma') else str(Path(args.data).expanduser().absolute()))
+    "CFG, with the dataset, FMA subset and class weighting the command line asked for."
+    cfg = CFG
+    if getattr(args, 'data', None):   # a name the data chapter knows ('synthetic', 'fma'), or a folder
+        cfg = cfg.replace(dataset=args.data if args.data in ('synthetic', 'fma') else str(Path(args.data).expanduser().absolute()))
+    return cfg.replace(**{k: getattr(args, k) for k in ('subset', 'class_weight') if getattr(args, k, None)})
 
 def _runs(args, cfg, clips=None) -> Path:
     from mgr_course.learner import runs_dir
@@ -107,13 +108,16 @@ def cmd_download(args):
     if args.dest: writable_folder(args.dest, '--dest')      # before 7 GiB start to arrive
     root = download_fma(args.dest, subset=args.subset)
     name = 'fma' if args.dest is None else root
-    print(f"FMA {args.subset} is ready in {root}: run the course on it with --data {name} (or MGR_DATASET={name})")
+    sub, env = ('', '') if args.subset == 'small' else (f' --subset {args.subset}', f' MGR_SUBSET={args.subset}')
+    print(f"FMA {args.subset} is ready in {root}: run the course on it with --data {name}{sub} (or MGR_DATASET={name}{env})")
 
 def cmd_generate(args):
-    "Generate the synthetic dataset (`--per-genre`, `--seconds`, `--seed`)."
+    "Generate the synthetic dataset (`--per-genre`, `--seconds`, `--seed`; `--subset medium` for the 16-genre unbalanced one; `--valid-fraction`, `--test-fraction`)."
     from mgr_course.data import ensure_dataset
     cfg = CFG.replace(dataset='synthetic', **{k: v for k, v in dict(synthetic_per_genre=args.per_genre, synthetic_seconds=args.seconds,
-                                                                     synthetic_seed=args.seed).items() if v is not None})
+                                                                     synthetic_seed=args.seed, subset=args.subset,
+                                                                     synthetic_valid_fraction=args.valid_fraction,
+                                                                     synthetic_test_fraction=args.test_fraction).items() if v is not None})
     print(f"synthetic dataset ready in {ensure_dataset(cfg)}")
 
 def cmd_scan(args):
@@ -143,6 +147,9 @@ def cmd_train(args):
 def _print_metrics(name, r):
     print(f"{name:>15}: top-1 {100*r['top1_accuracy']:5.1f}% | one-vs-rest acc. {100*r['one_vs_rest_accuracy']:5.1f}% | "
           f"precision {100*r['macro_precision']:5.1f}% | recall {100*r['macro_recall']:5.1f}% | F1 {100*r['paper_f1']:5.1f}%  ({r['crops']} crops, n={r['n']})")
+    ci = lambda k: f"{100*r[k]:5.1f}% [{100*r[k + '_ci'][0]:.1f}, {100*r[k + '_ci'][1]:.1f}]"
+    print(f"{'':>15}  top-1 95% Wilson [{100*r['top1_ci'][0]:.1f}, {100*r['top1_ci'][1]:.1f}] | for unbalanced classes, 95% bootstrap: "
+          f"balanced acc. {ci('balanced_accuracy')} | macro-F1 {ci('macro_f1')}")
 
 def _split_clips(args, cfg, load):
     "`load(runs)` and the clean clips of `--split`: the runs of `--runs`, else found from the saved models (by the dataset's name before any clip is read, so nothing is generated and an untrained network fails first; then by the clips' own task)."
@@ -199,11 +206,32 @@ def cmd_reproduce(args):
     from mgr_course.config import data_dir
     from mgr_course.files import writable_folder
     cfg = _config(args)
-    out = args.out or results_dir()/dataset_root(cfg).name
+    name = dataset_root(cfg).name
+    if cfg.subset != 'small' and cfg.subset not in name.split('-'): name += f'-{cfg.subset}'   # FMA medium's results beside small's
+    out = args.out or results_dir()/name
     runs = args.runs or data_dir()/'runs'
     for folder in (out, runs): writable_folder(folder, _source(folder, args))     # both checked before hours of training
     reproduce(cfg, out=out, runs=Path(args.runs) if args.runs else None, steps=args.steps, epochs=args.epochs)
 
+
+# %% ../nbs/10_cli.ipynb #d21172d3
+SUBSET_HELP = ("FMA's subset: small (the paper's: 8 balanced genres), medium or large (16 unbalanced genres); the genre list follows it "
+               "(or set MGR_SUBSET); with --data synthetic, medium is the 16-genre unbalanced stand-in")
+
+def _subset_args(s, command: str):
+    "--subset for every command that reads a dataset; --class-weight for those that train or find trained runs."
+    s.add_argument('--subset', choices=list(FMA_SUBSETS), help=SUBSET_HELP)
+    if command in ('train', 'evaluate', 'ensemble', 'predict', 'reproduce'):
+        s.add_argument('--class-weight', choices=list(CLASS_WEIGHTS), help="the training loss's class weights: none (default, the paper's) "
+                       "or balanced (inverse frequency of each genre in the training split, for unbalanced subsets); part of a run's identity")
+
+def _generate_args(s):
+    "`mgr generate`'s --subset and split fractions (FMA's split is 80/10/10: --valid-fraction 0.1 --test-fraction 0.1)."
+    s.add_argument('--subset', choices=list(FMA_SUBSETS), help="small: the 8-genre balanced stand-in (default); medium (or large): 16 genres "
+                   "in FMA medium's proportions, --per-genre clips a genre on average")
+    for split, default in (('valid', CFG.synthetic_valid_fraction), ('test', CFG.synthetic_test_fraction)):
+        s.add_argument(f'--{split}-fraction', type=float_in(0.01, 0.45), help=f"share of each genre's clips in the {split.replace('valid', 'validation')} "
+                       f"split, 0.01 to 0.45 (default {default:g}; FMA's: 0.1)")
 
 # %% ../nbs/10_cli.ipynb #fa4bcbb8
 def _budget_args(s):
@@ -308,13 +336,13 @@ def _write_folder(args) -> Path:
 _SUGGESTED = re.compile(r'`(mgr ([a-z]+)[^`]*)`')
 
 def _runnable(msg: str, args) -> str:
-    "`msg` with every `mgr ...` command it suggests carrying the --data and --runs the user gave, so that it runs as written (one that names its own --data is about another dataset, and is left as it is)."
+    "`msg` with every `mgr ...` command it suggests carrying the --data, --subset, --class-weight and --runs the user gave, so that it runs as written (one that names its own --data is about another dataset, and is left as it is)."
     subs = parser()._subparsers._group_actions[0].choices
     def carry(m):
         cmd, sub = m.group(1), subs.get(m.group(2))
         if '--data' in cmd: return m.group(0)
-        for opt in ('--data', '--runs'):
-            v = getattr(args, opt[2:], None)
+        for opt in ('--data', '--subset', '--class-weight', '--runs'):
+            v = getattr(args, opt[2:].replace('-', '_'), None)
             if v and sub is not None and opt in sub._option_string_actions and opt not in cmd: cmd += f' {opt} {shlex.quote(str(v))}'
         return f'`{cmd}`'
     return _SUGGESTED.sub(carry, msg)

@@ -12,9 +12,10 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['GENRES', 'TEST_SIZES', 'CFG', 'PRECISIONS', 'in_test', 'Config', 'default_config', 'repo_root', 'data_dir',
-           'short_path', 'fixtures_dir', 'available_devices', 'env_device', 'default_device', 'cpu_has_native_bf16',
-           'cpu_model', 'autocast_dtype', 'import_torchaudio']
+__all__ = ['GENRES', 'GENRES_16', 'FMA_SUBSETS', 'FMA_METADATA_GIB', 'FMA_MEDIUM_GENRE_CLIPS', 'CLASS_WEIGHTS', 'TEST_SIZES',
+           'CFG', 'PRECISIONS', 'in_test', 'Config', 'default_config', 'repo_root', 'data_dir', 'short_path',
+           'fixtures_dir', 'available_devices', 'env_device', 'default_device', 'cpu_has_native_bf16', 'cpu_model',
+           'autocast_dtype', 'import_torchaudio']
 
 # %% ../nbs/00_config.ipynb #a1f3281e
 def in_test() -> bool:
@@ -23,13 +24,27 @@ def in_test() -> bool:
 
 # %% ../nbs/00_config.ipynb #5166f2c7
 GENRES = ('Electronic', 'Experimental', 'Folk', 'Hip-Hop', 'Instrumental', 'International', 'Pop', 'Rock')
+# FMA's 16 top-level genres (parent 0 in fma_metadata/genres.csv, alphabetical): FMA medium's and large's classes
+GENRES_16 = ('Blues', 'Classical', 'Country', 'Easy Listening', 'Electronic', 'Experimental', 'Folk', 'Hip-Hop', 'Instrumental',
+             'International', 'Jazz', 'Old-Time / Historic', 'Pop', 'Rock', 'Soul-RnB', 'Spoken')
+# FMA's subsets (github.com/mdeff/fma, README): clips, classes, archive size as published (GiB); each contains the smaller ones
+FMA_SUBSETS = {'small':  dict(clips=8_000,   genres=GENRES,    archive_gib=7.2),
+               'medium': dict(clips=25_000,  genres=GENRES_16, archive_gib=22.0),
+               'large':  dict(clips=106_574, genres=GENRES_16, archive_gib=93.0)}
+FMA_METADATA_GIB = (0.342, 1.6)   # fma_metadata.zip (342 MiB, FMA's README), and extracted (1.6 GiB)
+# Clips per top genre in FMA medium (genre_top of tracks.csv's medium subset, as tabulated in FMA's usage notebook): the
+# proportions of the 16-genre synthetic stand-in. They sum to 24,999 of the subset's 25,000 clips.
+FMA_MEDIUM_GENRE_CLIPS = {'Rock': 7103, 'Electronic': 6314, 'Experimental': 2250, 'Hip-Hop': 2201, 'Folk': 1519, 'Instrumental': 1350,
+                          'Pop': 1186, 'International': 1018, 'Classical': 619, 'Old-Time / Historic': 510, 'Jazz': 384,
+                          'Country': 178, 'Soul-RnB': 154, 'Spoken': 118, 'Blues': 74, 'Easy Listening': 21}
+CLASS_WEIGHTS = ('none', 'balanced')   # the training loss's class weights (chapter 06): none, or inverse training-split frequency
 
 # %% ../nbs/00_config.ipynb #22e3ee15
 @dataclass(frozen=True)
 class Config:
     "Every number the paper fixes, and the sizes of a run (smaller under `IN_TEST`)."
     # --- the data (paper sections III and IV.A) ---
-    genres: tuple = GENRES                  # FMA small's 8 top genres, in FMA's alphabetical order
+    genres: tuple = GENRES                  # FMA small's 8 top genres, in FMA's alphabetical order (a subset's own list follows `subset`)
     sample_rate: int = 44_100               # every clip is resampled to 44.1 kHz
     raw_sample_rate: int = 22_050           # the 1D CNN sees the crop downsampled to 22.05 kHz
     crop_samples: int = 2**18               # a training crop: 262,144 samples, about 5.9 s at 44.1 kHz
@@ -67,6 +82,11 @@ class Config:
     fma_metadata_sha1: str = 'f0df49ffe5f2a6008d7dc83c6915b31835dfe733'
     fma_small_sha1: str = 'ade154f733639d52e35e32f5593efe5be76c6d70'
     fma_small_bad_clips: tuple = (98565, 98567, 98569, 99134, 108925, 133297)
+    # --- beyond the paper: FMA's larger subsets (SHA-1 of each archive as published by FMA's maintainers) and unbalanced classes ---
+    fma_medium_sha1: str = 'c67b69ea232021025fca9231fc1c7c1a063ab50b'
+    fma_large_sha1: str = '497109f4dd721066b5ce5e5f250ec604dc78939e'
+    subset: str = 'small'                   # FMA's subset: 'small' (the paper's), 'medium' or 'large' (16 unbalanced genres)
+    class_weight: str = 'none'              # 'balanced': the loss weighs each class by its inverse training frequency (chapter 06)
     # --- the synthetic stand-in: the embedded default dataset ---
     synthetic_per_genre: int = 160          # clips per genre (FMA small has 1,000): 100 training, 30 validation, 30 test
     synthetic_seconds: float = 12.0         # two crops of 2**18 samples, so that multi-crop evaluation means something
@@ -76,8 +96,17 @@ class Config:
     # --- where things live ---
     dataset: str = 'synthetic'              # 'synthetic'; 'fma' (what `mgr download` fetched); or a folder holding fma_metadata/ and fma_small/
 
+    def __post_init__(self):
+        "Check `subset` and `class_weight`; a subset's own genre list (FMA_SUBSETS) follows `subset`, a list of your own is kept."
+        if self.subset not in FMA_SUBSETS: raise ValueError(f"subset={self.subset!r}: FMA's subsets are {', '.join(FMA_SUBSETS)}")
+        if self.class_weight not in CLASS_WEIGHTS: raise ValueError(f"class_weight={self.class_weight!r}: choose one of {', '.join(CLASS_WEIGHTS)}")
+        if any(tuple(self.genres) == s['genres'] for s in FMA_SUBSETS.values()):
+            object.__setattr__(self, 'genres', FMA_SUBSETS[self.subset]['genres'])
+
     @property
     def n_classes(self) -> int: return len(self.genres)
+    @property
+    def subset_sha1(self) -> str: return getattr(self, f'fma_{self.subset}_sha1')
     @property
     def raw_samples(self) -> int: return self.crop_samples * self.raw_sample_rate // self.sample_rate
     @property
@@ -91,7 +120,8 @@ class Config:
 
     def __repr__(self) -> str:
         "Only the settings that differ from the paper's defaults, so signatures and logs stay readable."
-        changed = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
+        changed = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default
+                   and not (f.name == 'genres' and self.genres == FMA_SUBSETS[self.subset]['genres'])}
         return f"Config({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     def replace(self, **kw) -> 'Config':
@@ -102,8 +132,8 @@ class Config:
 TEST_SIZES = dict(synthetic_per_genre=6, synthetic_seconds=8.0, train_steps=12, patience=2, batch_size=8, augment_views=2)
 
 def default_config() -> Config:
-    "The course's config: the paper's numbers, with run sizes shrunk under `IN_TEST` and the dataset taken from `MGR_DATASET`."
-    kw = dict(dataset=os.environ.get('MGR_DATASET', 'synthetic'))
+    "The course's config: the paper's numbers, with run sizes shrunk under `IN_TEST` and the dataset taken from `MGR_DATASET` (its subset from `MGR_SUBSET`)."
+    kw = dict(dataset=os.environ.get('MGR_DATASET', 'synthetic'), subset=os.environ.get('MGR_SUBSET', 'small'))
     if in_test(): kw.update(TEST_SIZES)
     return Config(**kw)
 

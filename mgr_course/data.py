@@ -6,36 +6,37 @@ Docs: https://mgr-course.github.io/mgr_course/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #fb0ef460
 from __future__ import annotations
-import os, sys, ast, math, contextlib
+import os, sys, ast, math, contextlib, urllib.request
 from pathlib import Path
 import numpy as np, pandas as pd, soundfile as sf, soxr
-from .config import CFG, Config, data_dir
-from .files import atomic_write, parallel_map, download, extract_zip, extracted_paths, DownloadError
+from .config import CFG, Config, data_dir, FMA_SUBSETS, FMA_METADATA_GIB
+from .files import atomic_write, parallel_map, download, extract_zip, extracted_paths, DownloadError, ensure_free_space, human_bytes
 from .synthetic import generate_synthetic, split_sizes, COMPLETE
 
 # %% auto #0
 __all__ = ['REQUIRED_COLUMNS', 'SPLITS', 'PREROLL', 'REASONS', 'SILENCE', 'SCAN_VERSION', 'dataset_root', 'audio_path',
-           'generate_dataset', 'ensure_dataset', 'MetadataError', 'load_tracks', 'small_clips', 'AudioError',
+           'generate_dataset', 'ensure_dataset', 'MetadataError', 'load_tracks', 'subset_clips', 'AudioError',
            'quiet_decoder', 'not_audio', 'load_audio', 'check_audio', 'random_crop_offset', 'center_crop_offset',
            'crop_offsets', 'scan_clip', 'scan_clips', 'scan_dataset', 'cleaning_report', 'clip_table', 'get_clip',
-           'check_splits', 'fma_url', 'download_fma']
+           'check_splits', 'fma_url', 'fma_archives', 'download_fma']
 
 # %% ../nbs/01_data.ipynb #1ee38e22
 def dataset_root(cfg: Config | None = None) -> Path:
-    "Folder holding `fma_metadata/` and `fma_small/` for `cfg.dataset` ('synthetic', 'fma' or a path)."
+    "Folder holding `fma_metadata/` and `fma_<subset>/` for `cfg.dataset` ('synthetic', 'fma' or a path)."
     cfg = cfg or CFG
     if cfg.dataset == 'synthetic':
         splits = '-'.join(map(str, split_sizes(cfg.synthetic_per_genre, cfg.synthetic_valid_fraction, cfg.synthetic_test_fraction)))
-        return data_dir()/f"synthetic-{cfg.synthetic_per_genre}x{cfg.synthetic_seconds:g}s-{splits}-seed{cfg.synthetic_seed}"
+        subset = '' if cfg.subset == 'small' else f'{cfg.subset}-'      # the 16-genre, unbalanced stand-in (chapter 01a)
+        return data_dir()/f"synthetic-{subset}{cfg.synthetic_per_genre}x{cfg.synthetic_seconds:g}s-{splits}-seed{cfg.synthetic_seed}"
     if cfg.dataset == 'fma': return data_dir()
     return Path(cfg.dataset).expanduser()
 
-def audio_path(root, track_id: int) -> Path:
-    "Path of track `track_id`'s mp3: `root/fma_small/000/000002.mp3` (folder: the first 3 of the 6 digits)."
+def audio_path(root, track_id: int, subset: str = 'small') -> Path:
+    "Path of track `track_id`'s mp3 in FMA's `subset`: `root/fma_small/000/000002.mp3` (folder: the first 3 of the 6 digits)."
     tid = int(track_id)
     if tid < 0: raise ValueError(f"track id {track_id} is negative")
     s = f'{tid:06d}'
-    return Path(root)/'fma_small'/s[:3]/f'{s}.mp3'
+    return Path(root)/f'fma_{subset}'/s[:3]/f'{s}.mp3'
 
 # %% ../nbs/01_data.ipynb #644edae2
 def generate_dataset(cfg: Config | None = None, n_jobs: int = 2, progress: bool = True) -> Path:
@@ -45,17 +46,19 @@ def generate_dataset(cfg: Config | None = None, n_jobs: int = 2, progress: bool 
     if (root/COMPLETE).exists(): return root          # complete: no lock, nothing written (works read-only)
     return generate_synthetic(root, cfg.synthetic_per_genre, cfg.synthetic_seconds, cfg.synthetic_seed, cfg.genres,
                               n_jobs=n_jobs, progress=progress, crop_seconds=cfg.crop_seconds,
-                              valid_fraction=cfg.synthetic_valid_fraction, test_fraction=cfg.synthetic_test_fraction)
+                              valid_fraction=cfg.synthetic_valid_fraction, test_fraction=cfg.synthetic_test_fraction, subset=cfg.subset)
 
 def ensure_dataset(cfg: Config | None = None, progress: bool = True) -> Path:
     "The dataset root for `cfg`, generating the synthetic dataset if it is asked for and absent; clear error if missing."
     cfg = cfg or CFG
     root = dataset_root(cfg)
     if cfg.dataset == 'synthetic': return generate_dataset(cfg, progress=progress)
-    for need in (root/'fma_metadata'/'tracks.csv', root/'fma_small'):
+    fetch = f"`mgr download{'' if cfg.subset == 'small' else f' --subset {cfg.subset}'}{'' if cfg.dataset == 'fma' else f' --dest {root}'}`"
+    for need in (root/'fma_metadata'/'tracks.csv', root/f'fma_{cfg.subset}'):
         if not need.exists():
-            raise FileNotFoundError(f"{need} not found: the dataset {cfg.dataset!r} is incomplete. Download FMA small with "
-                                    f"`mgr download` (or `download_fma('{root}')`), or set MGR_DATASET to a folder holding fma_metadata/ and fma_small/")
+            raise FileNotFoundError(f"{need} not found: the dataset {cfg.dataset!r} has no FMA {cfg.subset} there. Download it with "
+                                    f"{fetch} (or `download_fma('{root}', '{cfg.subset}')`), or set MGR_DATASET to a folder holding "
+                                    f"fma_metadata/ and fma_{cfg.subset}/")
     return root
 
 # %% ../nbs/01_data.ipynb #e6fc3fbe
@@ -105,18 +108,20 @@ def load_tracks(path) -> pd.DataFrame:
     return tracks
 
 # %% ../nbs/01_data.ipynb #0c82bc48
-def small_clips(tracks: pd.DataFrame, cfg: Config | None = None, source='tracks.csv') -> pd.DataFrame:
-    "FMA small's tracks: index track_id, columns genre (str), label (index into cfg.genres), split."
+def subset_clips(tracks: pd.DataFrame, cfg: Config | None = None, source='tracks.csv') -> pd.DataFrame:
+    "The tracks of FMA's `cfg.subset` (small and the smaller ones it contains): index track_id, columns genre (str), label (index into cfg.genres), split."
     cfg = cfg or CFG
-    small = tracks[tracks['set', 'subset'] == 'small']
-    if small.empty: raise MetadataError(f"{source}: no track of the 'small' subset")
-    genre = small['track', 'genre_top'].astype(object)
+    sub = tracks[tracks['set', 'subset'].astype(object).isin(list(FMA_SUBSETS)[:list(FMA_SUBSETS).index(cfg.subset) + 1])]
+    if cfg.subset == 'large': sub = sub[sub['track', 'genre_top'].notna()]   # FMA large: tracks of several root genres have none: unlabelled
+    if sub.empty: raise MetadataError(f"{source}: no track of the {cfg.subset!r} subset")
+    genre = sub['track', 'genre_top'].astype(object)
     unknown = sorted(set(genre.dropna()) - set(cfg.genres))
     if genre.isna().any() or unknown:
-        raise MetadataError(f"{source}: small-subset tracks with genre_top outside cfg.genres: {unknown or 'missing'} "
-                            f"(first track {genre.index[genre.isna() | genre.isin(unknown)][0]})")
+        raise MetadataError(f"{source}: {cfg.subset}-subset tracks with genre_top outside cfg.genres: {unknown or 'missing'} "
+                            f"(first track {genre.index[genre.isna() | genre.isin(unknown)][0]}); the {cfg.subset} subset's classes are "
+                            f"{', '.join(cfg.genres)}")
     return pd.DataFrame(dict(genre=genre.astype(str), label=genre.map(cfg.genres.index).astype(int),
-                             split=small['set', 'split'].astype(str)), index=small.index)
+                             split=sub['set', 'split'].astype(str)), index=sub.index)
 
 # %% ../nbs/01_data.ipynb #21e1f173
 class AudioError(RuntimeError):
@@ -262,12 +267,12 @@ def _save_scan_cache(res: pd.DataFrame, cache: Path):
         _UNSAVED.add(cache)
 
 def scan_dataset(cfg: Config | None = None, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
-    "Every clip of FMA small in `cfg.dataset`, scanned: genre, label, split, path, samples, reason ('' if good), detail."
+    "Every clip of `cfg.subset` (FMA small by default) in `cfg.dataset`, scanned: genre, label, split, path, samples, reason ('' if good), detail."
     cfg = cfg or CFG
     root = ensure_dataset(cfg, progress)
     tracks_csv = root/'fma_metadata'/'tracks.csv'
-    clips = small_clips(load_tracks(tracks_csv), cfg, tracks_csv)
-    clips['path'] = [str(audio_path(root, t).absolute()) for t in clips.index]
+    clips = subset_clips(load_tracks(tracks_csv), cfg, tracks_csv)
+    clips['path'] = [str(audio_path(root, t, cfg.subset).absolute()) for t in clips.index]
     s = scan_clips(clips.path, cfg.sample_rate, cfg.crop_samples, root/'.scan-cache.csv', n_jobs, progress)
     clips = clips.join(s)
     clips.attrs['root'] = str(root)
@@ -311,13 +316,40 @@ def fma_url(url: str | None = None, cfg: Config | None = None) -> str:
     base = url or os.environ.get('MGR_FMA_URL') or (cfg or CFG).fma_url
     return base if base.endswith('/') else base + '/'
 
+def fma_archives(subset: str = 'small', cfg: Config | None = None) -> list:
+    "(archive name, SHA-1, bytes, bytes extracted) of what `download_fma(subset=...)` fetches, as published: the metadata, then the subset's audio (mp3s: no smaller zipped)."
+    cfg, gib = (cfg or CFG).replace(subset=subset), lambda x: int(x * 2**30)
+    size = FMA_SUBSETS[subset]['archive_gib']
+    return [('fma_metadata.zip', cfg.fma_metadata_sha1, *map(gib, FMA_METADATA_GIB)), (f'fma_{subset}.zip', cfg.subset_sha1, gib(size), gib(size))]
+
+def _remote_size(url: str, timeout: float = 20) -> int | None:
+    "The bytes the server says `url` holds (a HEAD request), or None where it does not say."
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method='HEAD'), timeout=timeout) as r:
+            n = r.headers.get('Content-Length')
+            return int(n) if n else None
+    except (OSError, ValueError): return None
+
+def _disk_plan(base: str, todo: list) -> list:
+    "(name, bytes, bytes extracted) of each archive to fetch: the server's size where it says it (scaled extracted size), else FMA's published one."
+    plan = []
+    for name, _, size, unzipped in todo:
+        n = _remote_size(base + name) or size
+        plan.append((name, n, unzipped * n // size))
+    return plan
+
 def download_fma(dest: Path | None = None, subset: str = 'small', cfg: Config | None = None, progress: bool = True, url: str | None = None) -> Path:
-    "Download, verify and extract FMA's metadata and `fma_small` into `dest` (default `data_dir()`) from `fma_url(url)`; returns `dest`."
+    "Download, verify and extract FMA's metadata and `fma_<subset>` into `dest` (default `data_dir()`) from `fma_url(url)`; returns `dest`."
     cfg = cfg or CFG
-    if subset != 'small': raise ValueError(f"subset {subset!r}: only 'small' (the paper's) has a published SHA-1 here")
+    if subset not in FMA_SUBSETS: raise ValueError(f"subset {subset!r}: FMA's subsets are {', '.join(FMA_SUBSETS)}")
     dest, base = Path(dest or data_dir()), fma_url(url, cfg)
-    for name, sha1 in (('fma_metadata.zip', cfg.fma_metadata_sha1), (f'fma_{subset}.zip', cfg.fma_small_sha1)):
-        if extracted_paths(dest/name, dest): continue           # extracted earlier: the archive is not needed again
+    todo = [a for a in fma_archives(subset, cfg) if not extracted_paths(dest/a[0], dest)]   # extracted earlier: not needed again
+    if todo:
+        plan = _disk_plan(base, todo)
+        need = sum(size + unzipped - ((dest/name).stat().st_size if (dest/name).exists() else 0) for name, size, unzipped in plan)
+        if progress: print(f"FMA {subset}: {', '.join(f'{n} ({human_bytes(s)})' for n, s, _ in plan)}, about {human_bytes(need)} with the extracted files, into {dest}", file=sys.stderr)
+        ensure_free_space(dest, need, f"downloading and extracting FMA {subset}", '--dest' if dest != data_dir() else 'MGR_DATA (or data/)')
+    for name, sha1, _, _ in todo:
         try: archive = download(base + name, dest/name, sha1, progress)
         except DownloadError as e:
             raise type(e)(f"{e} [downloading from {base}: to use a mirror, pass url= or set MGR_FMA_URL to its base URL]") from e

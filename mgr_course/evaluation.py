@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from .config import CFG, Config, default_device, autocast_dtype
 from .datasets import Batch
 from .bank import DecodedClips, ClipCrops
-from .metrics import paper_metrics, confusion_matrix, wilson_interval, mcnemar_exact
+from .metrics import paper_metrics, confusion_matrix, wilson_interval, mcnemar_exact, balanced_metrics_with_ci
 
 # %% auto #0
 __all__ = ['CROPS', 'ClipBatch', 'crop_probabilities', 'collate_clips', 'predict_clips', 'metrics_row', 'evaluate']
@@ -86,7 +86,7 @@ def predict_clips(model: nn.Module, clips: pd.DataFrame, split: str = 'test', cf
 
 # %% ../nbs/07a_evaluation.ipynb #98ffccb8
 def metrics_row(labels, probs, reference_correct: np.ndarray | None = None, n_classes: int | None = None) -> dict:
-    "One results row: the paper's metrics, n, `top1_ci` (95% Wilson), McNemar's exact p against `reference_correct` (None without one), the confusion matrix."
+    "One results row: the paper's metrics, n, `top1_ci` (95% Wilson), balanced accuracy and macro-F1 with 95% bootstrap intervals, McNemar's exact p against `reference_correct` (None without one), the confusion matrix."
     labels, probs = np.asarray(labels, dtype=np.int64), np.asarray(probs)
     if probs.ndim != 2 or len(probs) != len(labels):
         raise ValueError(f"probs must be [N, K] with one row per label: got {list(probs.shape)} for {len(labels)} labels")
@@ -100,7 +100,7 @@ def metrics_row(labels, probs, reference_correct: np.ndarray | None = None, n_cl
         p = float(mcnemar_exact(correct, ref))
     lo, hi = wilson_interval(int(correct.sum()), len(correct))
     return dict({k: float(v) for k, v in m.items() if k != 'n'}, n=int(m['n']), top1_ci=[float(lo), float(hi)], mcnemar_p=p,
-                confusion=confusion_matrix(labels, probs.argmax(1), n_classes).tolist())
+                **balanced_metrics_with_ci(labels, probs, n_classes), confusion=confusion_matrix(labels, probs.argmax(1), n_classes).tolist())
 
 def evaluate(model: nn.Module, clips: pd.DataFrame, split: str = 'test', cfg: Config | None = None, crops: str = 'center', **kw) -> dict:
     "`metrics_row` of `model` on a split (confusion as an array), with the predictions and each clip's `correct`; `kw` go to `predict_clips`."

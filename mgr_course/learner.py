@@ -30,8 +30,9 @@ __all__ = ['CHECKPOINT_FORMAT', 'seed_everything', 'training_loaders', 'CancelFi
            'CancelTrainException', 'CancelBatchException', 'Callback', 'run_cbs', 'with_cbs', 'Learner', 'SeedCB',
            'to_device', 'DeviceCB', 'MetricsCB', 'StepBudgetCB', 'EarlyStoppingCB', 'cosine_lr', 'LRScheduleCB',
            'load_checkpoint', 'CheckpointCB', 'ChannelsLastCB', 'MixedPrecisionCB', 'ProgressCB', 'step_budget',
-           'settings_digest', 'run_identity', 'runs_folder_name', 'parse_runs_folder', 'runs_dir', 'saved_identity',
-           'find_runs', 'training_callbacks', 'train_network', 'load_history', 'load_trained', 'plot_history']
+           'settings_digest', 'run_identity', 'runs_folder_name', 'parse_runs_folder', 'runs_dir', 'class_weights',
+           'WeightedCrossEntropy', 'training_loss', 'saved_identity', 'find_runs', 'training_callbacks',
+           'train_network', 'load_history', 'load_trained', 'plot_history']
 
 # %% ../nbs/06_learner.ipynb #0822552c
 def seed_everything(seed: int, *extra: int) -> int:
@@ -388,6 +389,25 @@ def runs_dir(cfg: Config | None = None, clips: pd.DataFrame | None = None) -> Pa
     return folder if folder.exists() or not same else same[0]
 
 
+# %% ../nbs/06_learner.ipynb #c5dc9078
+def class_weights(clips: pd.DataFrame, cfg: Config | None = None) -> torch.Tensor:
+    "Inverse frequency of each class in the training split, n / (K n_k) over the K classes present (scikit-learn's 'balanced'); 0 for a class with no training clip."
+    cfg = cfg or CFG
+    counts = np.bincount(clips.label[clips.split == 'training'].to_numpy(dtype=np.int64), minlength=cfg.n_classes).astype(np.float64)
+    w = np.divide(counts.sum(), (counts > 0).sum() * counts, out=np.zeros_like(counts), where=counts > 0)
+    return torch.tensor(w, dtype=torch.float32)
+
+class WeightedCrossEntropy:
+    "Cross-entropy with a weight per class (on the logits' device): `loss(logits [batch, classes], labels [batch])`."
+    def __init__(self, weight: torch.Tensor): self.weight = weight
+    def __call__(self, logits, y): return F.cross_entropy(logits, y, weight=self.weight.to(logits.device))
+    def __repr__(self): return f"WeightedCrossEntropy({[round(float(w), 3) for w in self.weight]})"
+
+def training_loss(clips: pd.DataFrame, cfg: Config | None = None) -> Callable:
+    "The loss `train_network` uses: plain cross-entropy, or class-weighted when `cfg.class_weight` is 'balanced'."
+    cfg = cfg or CFG
+    return F.cross_entropy if cfg.class_weight == 'none' else WeightedCrossEntropy(class_weights(clips, cfg))
+
 # %% ../nbs/06_learner.ipynb #60e403cb
 def saved_identity(model_pt) -> dict | None:
     "The identity a saved model carries, or None for a file that is not one."
@@ -441,7 +461,7 @@ def train_network(name: str, cfg: Config | None = None, clips: pd.DataFrame | No
     max_steps = step_budget(name, len(train_dl), cfg, steps, epochs)
     identity = run_identity(name, clips, cfg)
     seed_everything(cfg.seed, zlib.crc32(name.encode()))     # the initial weights depend on the seed and the network only
-    learn = Learner(build_model(name, cfg), train_dl, valid_dl, lr=cfg.lr,
+    learn = Learner(build_model(name, cfg), train_dl, valid_dl, loss_func=training_loss(clips, cfg), lr=cfg.lr,
                     cbs=[*training_callbacks(name, run, identity, max_steps, cfg, device, progress), *cbs])
     with file_lock(run.parent/f'.{name}.lock', f'training {name}'):
         t0 = time.perf_counter(); learn.fit(max_steps)    # an upper bound on the epochs: StepBudgetCB ends the fit

@@ -17,9 +17,9 @@ from .config import CFG, Config
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'PAPER_TEST_CLIPS', 'confusion_matrix', 'class_counts', 'one_vs_rest_accuracy', 'precision_per_class',
            'recall_per_class', 'macro_precision', 'macro_recall', 'paper_f1', 'top1_accuracy', 'macro_f1',
-           'top1_from_one_vs_rest', 'paper_table1', 'paper_metrics', 'plot_confusion', 'per_genre_table',
-           'wilson_interval', 'correct_clips', 'top1_with_ci', 'mcnemar_exact', 'two_proportion_p', 'plot_top1_ci',
-           'top1_statistics']
+           'top1_from_one_vs_rest', 'paper_table1', 'paper_metrics', 'balanced_accuracy', 'balanced_metrics_with_ci',
+           'plot_confusion', 'per_genre_table', 'wilson_interval', 'correct_clips', 'top1_with_ci', 'mcnemar_exact',
+           'two_proportion_p', 'plot_top1_ci', 'top1_statistics']
 
 # %% ../nbs/07_metrics.ipynb #140248f6
 def confusion_matrix(y_true, y_pred, n_classes: int = CFG.n_classes) -> np.ndarray:
@@ -126,6 +126,35 @@ def paper_metrics(y_true, y_pred, n_classes: int | None = None) -> dict:
     return dict(top1_accuracy=top1_accuracy(cm), one_vs_rest_accuracy=one_vs_rest_accuracy(cm),
                 macro_precision=macro_precision(cm), macro_recall=macro_recall(cm), paper_f1=paper_f1(cm),
                 macro_f1=macro_f1(cm), n=int(cm.sum()))
+
+# %% ../nbs/07_metrics.ipynb #abec6de4
+def balanced_accuracy(cm) -> float:
+    "Mean recall over the classes present in the labels (scikit-learn's balanced accuracy): chance is 1/K whatever the class sizes."
+    tp, fp, fn, tn = class_counts(cm)
+    present = (tp + fn) > 0
+    return float((tp[present] / (tp + fn)[present]).mean()) if present.any() else 0.0
+
+def _batched_scores(cms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "Balanced accuracy and macro-F1 of each confusion matrix in `cms` [B, K, K], over the classes present in each."
+    tp = np.einsum('bkk->bk', cms).astype(np.float64)
+    support, predicted = cms.sum(2), cms.sum(1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        recall = np.where(support > 0, tp / support, np.nan)
+        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), np.nan)
+    return np.nanmean(recall, 1), np.nanmean(f1, 1)
+
+def balanced_metrics_with_ci(labels, probs, n_classes: int | None = None, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0) -> dict:
+    "`balanced_accuracy` and `macro_f1` of labels [N] and probabilities [N, K] (or classes [N]), each with a percentile-bootstrap interval over clips (`n_boot` resamples, fixed `seed`)."
+    labels, probs = np.asarray(labels, dtype=np.int64).ravel(), np.asarray(probs)
+    pred = probs.argmax(1) if probs.ndim == 2 else probs.ravel().astype(np.int64)
+    K = n_classes or (probs.shape[1] if probs.ndim == 2 else int(max(labels.max(), pred.max())) + 1)
+    cm = confusion_matrix(labels, pred, K)
+    idx = np.random.default_rng(seed).integers(0, len(labels), (n_boot, len(labels)))
+    cms = np.bincount((np.arange(n_boot)[:, None] * K * K + labels[idx] * K + pred[idx]).ravel(), minlength=n_boot * K * K).reshape(n_boot, K, K)
+    ba, f1 = _batched_scores(cms)
+    q = [(1 - confidence) / 2, (1 + confidence) / 2]
+    return dict(balanced_accuracy=balanced_accuracy(cm), balanced_accuracy_ci=np.quantile(ba, q).tolist(),
+                macro_f1=macro_f1(cm), macro_f1_ci=np.quantile(f1, q).tolist())
 
 # %% ../nbs/07_metrics.ipynb #fd44d544
 def plot_confusion(cm, genres=CFG.genres, normalize: bool = True, ax: plt.Axes | None = None, title: str | None = None, cmap: str = 'Blues'):

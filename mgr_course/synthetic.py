@@ -9,372 +9,21 @@ from __future__ import annotations
 import os, shutil, time
 from pathlib import Path
 import numpy as np, pandas as pd, soundfile as sf
-from scipy import signal
-from .config import CFG, GENRES
+from .config import CFG, GENRES, FMA_SUBSETS, FMA_MEDIUM_GENRE_CLIPS
 from .files import parallel_map, file_lock
+from .music import draw_song
+from .songs import render_song
 
 
 # %% auto #0
-__all__ = ['TABLE', 'INSTRUMENTS', 'DRUMS', 'SCALES', 'GENRE_STYLES', 'PARTS', 'FMA_GENRE_IDS', 'DEFECTS', 'COMPLETE',
-           'wavetable', 'harmonics', 'midi_hz', 'Instrument', 'make_instrument', 'make_drum', 'draw_song',
-           'render_song', 'split_sizes', 'plan_dataset', 'write_metadata', 'write_mp3', 'make_clip',
-           'generate_synthetic']
-
-# %% ../nbs/01a_synthetic.ipynb #655d0f2b
-TABLE = 2048
-
-def wavetable(amps) -> np.ndarray:
-    "One cycle (`TABLE` samples) of the waveform whose k-th harmonic has amplitude `amps[k-1]`, peak 1."
-    spec = np.zeros(TABLE//2 + 1, complex)
-    spec[1:len(amps)+1] = -1j*np.asarray(amps, float)
-    w = np.fft.irfft(spec, TABLE)
-    return (w/np.abs(w).max()).astype(np.float32)
-
-def harmonics(n: int, tilt: float, odd: bool = False) -> np.ndarray:
-    "Amplitudes k^-tilt of n harmonics (only odd ones if `odd`): tilt 1 is a saw, 0 a pulse train, large is near-sine."
-    k = np.arange(1, n+1, dtype=float)
-    a = k**-tilt
-    if odd: a[1::2] = 0
-    return a
-
-# %% ../nbs/01a_synthetic.ipynb #8a1f234e
-def midi_hz(m) -> float:
-    "Frequency of MIDI note `m` (69 is A4 = 440 Hz)."
-    return 440.0*2**((np.asarray(m) - 69)/12)
-
-class Instrument:
-    "A wavetable instrument: bright and dark tables, an attack/decay/sustain envelope, vibrato and drive."
-    def __init__(self, bright: np.ndarray, dark: np.ndarray | None = None, attack=0.005, decay=0.3, sustain=0.0, bright_decay=0.08,
-                 vibrato=0.0, drive=0.0, release=0.03, glide=0.0):
-        self.bright, self.dark = bright, (bright if dark is None else dark)
-        self.attack, self.decay, self.sustain, self.bright_decay = attack, decay, sustain, bright_decay
-        self.vibrato, self.drive, self.release, self.glide = vibrato, drive, release, glide
-
-    def __call__(self, freq: float, n: int, sr: int) -> np.ndarray:
-        "n samples of one note at `freq` Hz."
-        t = np.arange(n, dtype=np.float32)/sr
-        f = np.float32(freq)
-        if self.vibrato or self.glide:
-            fr = f*(1 + self.vibrato*np.sin(2*np.pi*5.5*t)*np.minimum(1, t/0.3))*(1 - self.glide*np.exp(-t/0.04))
-            phase = np.cumsum(fr)/sr
-        else: phase = f*t
-        idx = (phase*TABLE).astype(np.int64) & (TABLE - 1)
-        b = np.exp(-t/self.bright_decay)
-        y = self.dark[idx] + b*(self.bright[idx] - self.dark[idx])
-        env = np.minimum(1, t/self.attack)*(self.sustain + (1 - self.sustain)*np.exp(-t/self.decay))
-        r = min(n, int(self.release*sr))
-        if r: env[n-r:] *= np.linspace(1, 0, r, dtype=np.float32)
-        y = y*env
-        if self.drive: y = np.tanh(self.drive*y)/np.tanh(self.drive)
-        return y.astype(np.float32)
-
-# %% ../nbs/01a_synthetic.ipynb #d5c61c21
-def make_instrument(name: str, rng: np.random.Generator) -> Instrument:
-    "A randomly varied instance of the instrument called `name` (see `INSTRUMENTS`)."
-    u = lambda a, b: rng.uniform(a, b)
-    W, H = wavetable, harmonics
-    if name == 'piano':    return Instrument(W(H(12, u(1.1, 1.6))), W(H(6, u(2, 3))), decay=u(0.5, 1.2), bright_decay=u(0.05, 0.15))
-    if name == 'epiano':   return Instrument(W([1, 0, u(.2, .5), 0, u(.1, .3), 0, .1]), W([1, .05]), decay=u(0.6, 1.5), bright_decay=0.1)
-    if name == 'organ':    return Instrument(W([1, u(.3, .8), u(.1, .5), u(.1, .4), 0, 0, 0, u(0, .3)]), attack=0.01, sustain=0.9, decay=1., release=0.05)
-    if name == 'pad':      return Instrument(W(H(16, u(1.2, 2))), W(H(6, 2.5)), attack=u(0.15, 0.5), sustain=0.8, decay=1.5, bright_decay=1.0, vibrato=0.003, release=0.3)
-    if name == 'strings':  return Instrument(W(H(20, u(0.9, 1.3))), W(H(10, 1.6)), attack=u(0.08, 0.25), sustain=0.9, decay=2., bright_decay=3., vibrato=u(.004, .008), release=0.2)
-    if name == 'pluck':    return Instrument(W(H(20, u(0.8, 1.2))), W(H(4, 2.5)), decay=u(0.2, 0.6), bright_decay=u(0.02, 0.06))
-    if name == 'guitar':   return Instrument(W(H(16, u(0.9, 1.3))), W(H(5, 2.2)), decay=u(0.6, 1.4), bright_decay=u(0.04, 0.12))
-    if name == 'dist_guitar': return Instrument(W(H(16, u(0.8, 1.1))), W(H(8, 1.4)), decay=1.5, sustain=0.6, bright_decay=0.5, drive=u(4, 12))
-    if name == 'saw_lead': return Instrument(W(H(24, 1.0)), W(H(8, 1.5)), attack=0.01, sustain=0.7, decay=0.3, bright_decay=0.2, vibrato=u(0, .006))
-    if name == 'square_lead': return Instrument(W(H(23, 1.0, odd=True)), W(H(7, 1.5, odd=True)), attack=0.01, sustain=0.6, decay=0.2, bright_decay=0.15)
-    if name == 'flute':    return Instrument(W([1, u(.05, .2), u(.02, .1)]), attack=u(0.04, 0.1), sustain=0.85, decay=1., vibrato=u(.005, .012), release=0.08)
-    if name == 'fiddle':   return Instrument(W(H(14, u(1.0, 1.4))), attack=0.06, sustain=0.85, decay=1., vibrato=u(.008, .015), release=0.08)
-    if name == 'sitar':    return Instrument(W(H(24, u(0.6, 0.9))), W(H(9, 1.2)), decay=u(0.8, 1.5), bright_decay=0.3, drive=u(1.5, 3), glide=u(0.02, 0.06))
-    if name == 'bell':     return Instrument(W([1, 0, 0, u(.3, .6), 0, 0, u(.1, .3), 0, 0, .1]), decay=u(0.8, 2.), bright_decay=0.3)
-    if name == 'sine_bass': return Instrument(W([1, u(0, .15)]), attack=0.005, sustain=0.7, decay=0.4)
-    if name == 'saw_bass': return Instrument(W(H(12, 1.0)), W(H(4, 2.)), attack=0.005, sustain=0.5, decay=0.25, bright_decay=u(0.03, 0.1))
-    if name == 'sub808':   return Instrument(W([1, u(0, .1)]), decay=u(0.4, 0.9), glide=u(0.1, 0.3), drive=u(0, 2))
-    if name == 'upright_bass': return Instrument(W(H(8, 1.5)), W(H(3, 2.5)), decay=u(0.3, 0.6), bright_decay=0.04)
-    raise ValueError(f"unknown instrument {name!r}; known: {', '.join(INSTRUMENTS)}")
-
-INSTRUMENTS = ('piano', 'epiano', 'organ', 'pad', 'strings', 'pluck', 'guitar', 'dist_guitar', 'saw_lead', 'square_lead',
-               'flute', 'fiddle', 'sitar', 'bell', 'sine_bass', 'saw_bass', 'sub808', 'upright_bass')
-
-# %% ../nbs/01a_synthetic.ipynb #8f5e8cfe
-def _noise(n, rng, sr, band=None):
-    x = rng.standard_normal(n).astype(np.float32)
-    if band is None: return x
-    hi = min(band[1], 0.45*sr); lo = min(band[0], 0.8*hi)          # a band that fits below Nyquist, even at a low `sr`
-    sos = signal.butter(2, [lo, hi], 'bandpass', fs=sr, output='sos') if lo else signal.butter(2, hi, 'lowpass', fs=sr, output='sos')
-    y = signal.sosfilt(sos, x).astype(np.float32)
-    return y/np.abs(y).max()
-
-def make_drum(name: str, sr: int, rng: np.random.Generator) -> np.ndarray:
-    "One randomly varied hit of the drum called `name` (see `DRUMS`), peak 1."
-    u = lambda a, b: rng.uniform(a, b)
-    dur = dict(kick=0.4, snare=0.3, clap=0.3, hat=0.08, open_hat=0.35, shaker=0.12, hand_drum=0.35, rim=0.06, crash=1.5, noise_hit=0.5)[name]
-    n = int(dur*sr); t = np.arange(n, dtype=np.float32)/sr
-    if name == 'kick':
-        f = u(42, 60) + u(80, 140)*np.exp(-t/u(0.02, 0.05))
-        y = np.sin(2*np.pi*np.cumsum(f)/sr)*np.exp(-t/u(0.12, 0.3))
-    elif name == 'snare':
-        y = 0.7*_noise(n, rng, sr, (u(800, 1500), u(5000, 9000)))*np.exp(-t/u(0.06, 0.15)) + 0.4*np.sin(2*np.pi*u(170, 220)*t)*np.exp(-t/0.05)
-    elif name == 'clap':
-        env = sum(np.exp(-np.maximum(t - d, 0)/0.012)*(t >= d) for d in (0, 0.011, 0.023)) + 0.6*np.exp(-t/0.09)
-        y = _noise(n, rng, sr, (900, 3000))*env
-    elif name in ('hat', 'open_hat', 'crash'):
-        y = _noise(n, rng, sr, (u(6000, 8000), 20000))*np.exp(-t/dict(hat=u(.015, .035), open_hat=u(.1, .2), crash=u(.5, 1.))[name])
-    elif name == 'shaker':
-        y = _noise(n, rng, sr, (u(4000, 6000), 15000))*np.minimum(1, t/0.02)*np.exp(-t/0.04)
-    elif name == 'hand_drum':
-        f0 = u(140, 420); f = f0*(1 + 0.4*np.exp(-t/0.015))
-        y = np.sin(2*np.pi*np.cumsum(f)/sr)*np.exp(-t/u(0.08, 0.25)) + 0.3*_noise(n, rng, sr, (2000, 8000))*np.exp(-t/0.01)
-    elif name == 'rim':
-        y = np.sin(2*np.pi*u(1500, 2500)*t)*np.exp(-t/0.008)
-    elif name == 'noise_hit':
-        lo = u(100, 3000); y = _noise(n, rng, sr, (lo, lo*u(1.5, 6)))*np.exp(-t/u(0.03, 0.3))
-    else: raise ValueError(f"unknown drum {name!r}; known: {', '.join(DRUMS)}")
-    return (y/np.abs(y).max()).astype(np.float32)
-
-DRUMS = ('kick', 'snare', 'clap', 'hat', 'open_hat', 'shaker', 'hand_drum', 'rim', 'crash', 'noise_hit')
-
-# %% ../nbs/01a_synthetic.ipynb #ca5decc1
-SCALES = dict(major=(0, 2, 4, 5, 7, 9, 11), minor=(0, 2, 3, 5, 7, 8, 10), dorian=(0, 2, 3, 5, 7, 9, 10),
-              mixolydian=(0, 2, 4, 5, 7, 9, 10), phrygian_dominant=(0, 1, 4, 5, 7, 8, 10), hijaz=(0, 1, 4, 5, 7, 9, 10),
-              pentatonic=(0, 2, 4, 7, 9), minor_pentatonic=(0, 3, 5, 7, 10), whole_tone=(0, 2, 4, 6, 8, 10),
-              chromatic=tuple(range(12)))
-
-# each option list holds (value, weight) pairs; drum patterns: one string per drum, 16 (or 12) steps
-GENRE_STYLES = {
- 'Electronic': dict(tempo=(118, 138), swing=(0, .03), meter=[(16, 1)],
-    drums=[(dict(kick='x...x...x...x...', clap='....x.......x...', hat='..x...x...x...x.'), 3),
-           (dict(kick='x...x...x...x...', snare='....x.......x...', hat='xxxxxxxxxxxxxxxx', open_hat='..x...x...x...x.'), 2),
-           (dict(kick='x..x..x...x..x..', clap='....x.......x...', hat='x.x.x.x.x.x.x.x.'), 1)],
-    bass=[('offbeat', 3), ('eighths', 2)], bass_inst=[('saw_bass', 3), ('sine_bass', 1)],
-    chords=[('stabs', 2), ('pad', 3), ('arp16', 2)], chord_inst=[('pad', 2), ('saw_lead', 1), ('square_lead', 1), ('pluck', 1)],
-    lead=[('none', 1), ('riff', 2)], lead_inst=[('saw_lead', 2), ('square_lead', 2), ('bell', 1)],
-    scale=[('minor', 3), ('dorian', 1), ('phrygian_dominant', .3)], prog=[((0, 5, 2, 6), 2), ((0, 3, 4, 0), 1), ((0, 0, 5, 5), 1)],
-    texture=[('none', 2), ('sweep', 2)], reverb=(.15, .4), lowpass=(9000, 18000), pump=(.3, .7), register=(48, 60)),
- 'Experimental': dict(tempo=(50, 180), swing=(0, .2), meter=[(16, 2), (12, 1)],
-    drums=[('random', 3), (None, 2), (dict(kick='x.....x...x.....', noise_hit='...x.....x...x..'), 1)],
-    bass=[('drone', 2), ('none', 2), ('random', 1)], bass_inst=[('sine_bass', 1), ('saw_bass', 1), ('sub808', 1)],
-    chords=[('cluster', 3), ('none', 1), ('pad', 1)], chord_inst=[('pad', 2), ('organ', 1), ('strings', 1), ('bell', 1)],
-    lead=[('random', 3), ('none', 1)], lead_inst=[('bell', 2), ('flute', 1), ('square_lead', 1), ('sitar', 1)],
-    scale=[('whole_tone', 2), ('chromatic', 2), ('minor', 1)], prog=[((0, 1, 3, 6), 1), ((0, 4, 1, 5), 1), ((0, 0, 0, 0), 1)],
-    texture=[('glitch', 2), ('sweep', 2), ('drone', 2), ('none', 1)], reverb=(.3, .8), lowpass=(3000, 20000), pump=(0, 0), register=(36, 84)),
- 'Folk': dict(tempo=(72, 122), swing=(0, .12), meter=[(16, 3), (12, 2)],
-    drums=[(None, 3), (dict(shaker='x.x.x.x.x.x.x.x.'), 2), (dict(kick='x.......x.......', rim='....x.......x...'), 1)],
-    bass=[('roots', 2), ('walking', 2), ('none', 2)], bass_inst=[('upright_bass', 3), ('sine_bass', 1)],
-    chords=[('strum', 4), ('arp', 2)], chord_inst=[('guitar', 4), ('pluck', 2), ('piano', 1)],
-    lead=[('melody', 3), ('none', 1)], lead_inst=[('fiddle', 2), ('flute', 2), ('pluck', 1)],
-    scale=[('major', 3), ('mixolydian', 1), ('pentatonic', 1)], prog=[((0, 3, 4, 0), 3), ((0, 0, 3, 4), 1), ((0, 4, 5, 3), 1)],
-    texture=[('none', 3), ('room', 1)], reverb=(.1, .35), lowpass=(7000, 16000), pump=(0, 0), register=(52, 64)),
- 'Hip-Hop': dict(tempo=(80, 98), swing=(.08, .22), meter=[(16, 1)],
-    drums=[(dict(kick='x......x..x.....', snare='....x.......x...', hat='x.x.x.x.x.x.x.x.'), 3),
-           (dict(kick='x..x......x..x..', snare='....x.......x...', hat='xxxxxxxxxxxxxxxx'), 2),
-           (dict(kick='x.......xx......', clap='....x.......x...', hat='x.xxx.x.x.xxx.x.'), 1)],
-    bass=[('808', 3), ('roots', 1)], bass_inst=[('sub808', 3), ('sine_bass', 1)],
-    chords=[('loop', 3), ('pad', 1)], chord_inst=[('epiano', 3), ('piano', 2), ('strings', 1)],
-    lead=[('none', 2), ('sparse', 2)], lead_inst=[('bell', 1), ('flute', 1), ('epiano', 1)],
-    scale=[('minor', 3), ('dorian', 2)], prog=[((0, 0, 5, 5), 2), ((0, 5, 3, 4), 1), ((0, 2, 0, 2), 1)],
-    texture=[('vinyl', 3), ('none', 1)], reverb=(.05, .25), lowpass=(4000, 12000), pump=(0, 0), register=(48, 62)),
- 'Instrumental': dict(tempo=(58, 100), swing=(0, .08), meter=[(16, 3), (12, 1)],
-    drums=[(None, 4), (dict(kick='x.......x.......', rim='....x.......x...', shaker='x.x.x.x.x.x.x.x.'), 1)],
-    bass=[('roots', 2), ('none', 2)], bass_inst=[('sine_bass', 1), ('upright_bass', 1)],
-    chords=[('arp', 3), ('pad', 2), ('block', 1)], chord_inst=[('piano', 3), ('strings', 2), ('guitar', 1), ('epiano', 1)],
-    lead=[('melody', 3), ('none', 1)], lead_inst=[('piano', 2), ('strings', 1), ('flute', 1)],
-    scale=[('major', 2), ('minor', 2)], prog=[((0, 5, 3, 4), 2), ((1, 4, 0, 0), 1), ((0, 3, 5, 4), 1)],
-    texture=[('none', 3), ('room', 1)], reverb=(.3, .6), lowpass=(6000, 16000), pump=(0, 0), register=(55, 67)),
- 'International': dict(tempo=(88, 130), swing=(0, .15), meter=[(16, 3), (12, 2)],
-    drums=[(dict(hand_drum='x..x..x...x.x...', shaker='x.xxx.xxx.xxx.xx'), 3), (dict(hand_drum='x.x..x.xx.x..x..', rim='..x...x...x...x.'), 2),
-           (dict(kick='x.......x.......', hand_drum='...x..x....x..x.', shaker='x.x.x.x.x.x.x.x.'), 1)],
-    bass=[('drone', 2), ('roots', 2)], bass_inst=[('upright_bass', 1), ('sine_bass', 1)],
-    chords=[('none', 2), ('drone', 2), ('strum', 1)], chord_inst=[('organ', 1), ('pluck', 1), ('guitar', 1)],
-    lead=[('ornamented', 4), ('melody', 1)], lead_inst=[('sitar', 3), ('flute', 2), ('fiddle', 1)],
-    scale=[('phrygian_dominant', 2), ('hijaz', 2), ('pentatonic', 1), ('minor', 1)], prog=[((0, 0, 0, 0), 2), ((0, 1, 0, 6), 2)],
-    texture=[('drone', 2), ('none', 2)], reverb=(.1, .4), lowpass=(6000, 16000), pump=(0, 0), register=(57, 69)),
- 'Pop': dict(tempo=(95, 128), swing=(0, .05), meter=[(16, 1)],
-    drums=[(dict(kick='x.......x.x.....', snare='....x.......x...', hat='x.x.x.x.x.x.x.x.'), 3),
-           (dict(kick='x.....x.x.......', clap='....x.......x...', hat='x.x.x.x.x.x.x.x.'), 2)],
-    bass=[('eighths', 2), ('roots', 2)], bass_inst=[('saw_bass', 1), ('sine_bass', 1), ('upright_bass', 1)],
-    chords=[('block', 2), ('strum', 2), ('pad', 1)], chord_inst=[('piano', 2), ('guitar', 2), ('pad', 1), ('epiano', 1)],
-    lead=[('melody', 4), ('riff', 1)], lead_inst=[('square_lead', 2), ('flute', 1), ('saw_lead', 1), ('bell', 1)],
-    scale=[('major', 4), ('minor', 1)], prog=[((0, 4, 5, 3), 3), ((0, 5, 3, 4), 2), ((5, 3, 0, 4), 1)],
-    texture=[('none', 1)], reverb=(.15, .35), lowpass=(9000, 18000), pump=(0, .2), register=(55, 67)),
- 'Rock': dict(tempo=(100, 165), swing=(0, .04), meter=[(16, 1)],
-    drums=[(dict(kick='x.......x.x.....', snare='....x.......x...', hat='x.x.x.x.x.x.x.x.', crash='x...............'), 3),
-           (dict(kick='x.x.....x.x.....', snare='....x.......x...', open_hat='x.x.x.x.x.x.x.x.'), 2)],
-    bass=[('eighths', 4), ('roots', 1)], bass_inst=[('saw_bass', 2), ('upright_bass', 1)],
-    chords=[('power', 4), ('strum', 1)], chord_inst=[('dist_guitar', 4), ('guitar', 1), ('organ', 1)],
-    lead=[('riff', 2), ('none', 2), ('melody', 1)], lead_inst=[('dist_guitar', 3), ('saw_lead', 1)],
-    scale=[('minor_pentatonic', 2), ('mixolydian', 1), ('minor', 1), ('major', 1)], prog=[((0, 3, 4, 3), 2), ((0, 6, 3, 0), 1), ((0, 4, 3, 0), 1)],
-    texture=[('none', 1)], reverb=(.1, .3), lowpass=(7000, 16000), pump=(0, 0), register=(40, 52)),
-}
-
-PARTS = ('tempo', 'swing', 'meter', 'drums', 'bass', 'bass_inst', 'chords', 'chord_inst', 'lead', 'lead_inst', 'scale', 'prog', 'texture', 'reverb', 'lowpass', 'register')
-
-# %% ../nbs/01a_synthetic.ipynb #072c9067
-def _pick(opt, rng):
-    if isinstance(opt, tuple) and len(opt) == 2 and all(isinstance(v, (int, float)) for v in opt): return float(rng.uniform(*opt))
-    vals, w = zip(*opt); w = np.asarray(w, float)
-    return vals[rng.choice(len(vals), p=w/w.sum())]
-
-def draw_song(genre: str, rng: np.random.Generator, borrow: float = 0.15) -> dict:
-    "Concrete choices for one song of `genre`; each part comes from another random genre with probability `borrow`."
-    others = [g for g in GENRE_STYLES if g != genre]
-    song = {}
-    for part in PARTS:
-        g = others[rng.integers(len(others))] if rng.random() < borrow else genre
-        song[part] = _pick(GENRE_STYLES[g][part], rng)
-    song['pump'] = _pick(GENRE_STYLES[genre]['pump'], rng) if GENRE_STYLES[genre]['pump'][1] else 0.
-    if song['lead'] == 'none' and song['chords'] in ('none', 'cluster'):       # something must play: no silent clips
-        song['lead'] = 'random' if genre == 'Experimental' else 'melody'
-    song['key'] = int(rng.integers(12))
-    return song
-
-# %% ../nbs/01a_synthetic.ipynb #93529ef6
-def _add(bus, x, at):
-    at = int(at)
-    if at >= len(bus) or at + len(x) <= 0: return
-    if at < 0: x, at = x[-at:], 0
-    m = min(len(x), len(bus) - at); bus[at:at+m] += x[:m]
-
-def _chord(scale, root, degree, n=3):
-    "MIDI notes of the n-note chord stacked in thirds on `degree` of `scale`."
-    L = len(scale)
-    return [root + scale[(degree + 2*i) % L] + 12*((degree + 2*i)//L) for i in range(n)]
-
-class _Notes:
-    "Renders notes of one instrument, each (pitch, length) once."
-    def __init__(self, inst, sr): self.inst, self.sr, self.cache = inst, sr, {}
-    def __call__(self, midi, seconds):
-        k = (round(float(midi)*4), max(1, int(seconds*50)))
-        if k not in self.cache: self.cache[k] = self.inst(midi_hz(k[0]/4), int(k[1]*self.sr/50), self.sr)
-        return self.cache[k]
-
-def render_song(song: dict, seconds: float, sr: int, rng: np.random.Generator) -> np.ndarray:
-    "Render `song` (from `draw_song`) to a stereo float32 array [samples, 2] at `sr`, peak below 1."
-    n = int(seconds*sr)
-    steps_per_bar = song['meter']
-    step = 60/song['tempo']/4                       # a 16th note, in seconds
-    n_steps = int(seconds/step) + 1
-    t_step = lambda i: (i + (song['swing'] if i % 2 else 0))*step + rng.normal(0, 0.004)
-    scale, root = SCALES[song['scale']], int(song['register']) + song['key'] % 12 - 6
-    prog = song['prog']
-    bar_of = lambda i: i//steps_per_bar
-    chord_at = lambda i: _chord(scale, root, prog[bar_of(i) % len(prog)])
-    buses = {k: np.zeros(n + sr, np.float32) for k in ('drums', 'bass', 'chords', 'lead', 'texture')}
-    phrase_on = {k: [True] + [rng.random() < 0.9 for _ in range(n_steps//(4*steps_per_bar) + 1)] for k in buses}   # 4-bar phrases; the first always plays
-    on = lambda k, i: phrase_on[k][i//(4*steps_per_bar)]
-    # --- drums
-    d = song['drums']
-    if d == 'random':
-        kit = {k: make_drum(k, sr, rng) for k in rng.choice(DRUMS, 3, replace=False)}
-        for _ in range(int(seconds*rng.uniform(1, 5))):
-            k = list(kit)[rng.integers(len(kit))]
-            _add(buses['drums'], kit[k]*rng.uniform(.3, 1), rng.uniform(0, seconds)*sr)
-    elif d:
-        kit = {k: make_drum(k, sr, rng) for k in d}
-        for i in range(n_steps):
-            if not on('drums', i): continue
-            for k, pat in d.items():
-                p = pat[(i % steps_per_bar) % len(pat)]
-                if p != '.' and (k != 'crash' or bar_of(i) % 4 == 0): _add(buses['drums'], kit[k]*rng.uniform(.7, 1)*(.5 if p == 'o' else 1), t_step(i)*sr)
-    # --- bass
-    b, bass = song['bass'], _Notes(make_instrument(song['bass_inst'], rng), sr)
-    for i in range(n_steps):
-        if b == 'none': break
-        if not on('bass', i): continue
-        r = chord_at(i)[0] - 12*(1 + (root > 50))
-        j = i % steps_per_bar
-        if b == 'roots' and j % 8 == 0: _add(buses['bass'], bass(r, 7*step), t_step(i)*sr)
-        elif b == 'eighths' and j % 2 == 0: _add(buses['bass'], bass(r + (7 if j == 12 and rng.random() < .3 else 0), 1.8*step), t_step(i)*sr)
-        elif b == 'offbeat' and j % 4 == 2: _add(buses['bass'], bass(r, 1.5*step), t_step(i)*sr)
-        elif b == 'walking' and j % 4 == 0: _add(buses['bass'], bass(r + scale[rng.integers(len(scale))], 3.5*step), t_step(i)*sr)
-        elif b == '808' and j in (0, 7, 10): _add(buses['bass'], bass(r, 5*step), t_step(i)*sr)
-        elif b == 'drone' and i == 0: _add(buses['bass'], bass(r, seconds)*0.7, 0)
-        elif b == 'random' and rng.random() < .06: _add(buses['bass'], bass(r + rng.integers(-5, 6), rng.uniform(1, 8)*step), t_step(i)*sr)
-    # --- chords
-    c, chords = song['chords'], _Notes(make_instrument(song['chord_inst'], rng), sr)
-    vol = 1/3
-    for i in range(n_steps):
-        if c == 'none': break
-        if not on('chords', i): continue
-        j, ch = i % steps_per_bar, chord_at(i)
-        bar_len = steps_per_bar*step
-        if c in ('pad', 'block') and j == 0:
-            for m in ch: _add(buses['chords'], chords(m, bar_len*(1.05 if c == 'pad' else .9))*vol, t_step(i)*sr)
-        elif c == 'strum' and j % 4 in (0, 2) and rng.random() < (.95 if j % 4 == 0 else .6):
-            for s_, m in enumerate(ch + [ch[0] + 12]): _add(buses['chords'], chords(m, 3*step)*vol*.8, (t_step(i) + 0.012*s_)*sr)
-        elif c == 'arp' and j % 2 == 0: _add(buses['chords'], chords(ch[(j//2) % 3] + 12*((j//6) % 2), 3*step)*.6, t_step(i)*sr)
-        elif c == 'arp16': _add(buses['chords'], chords(ch[j % 3] + 12*((j//3) % 2), .9*step)*.5, t_step(i)*sr)
-        elif c == 'stabs' and j % 4 == 2:
-            for m in ch: _add(buses['chords'], chords(m, step)*vol, t_step(i)*sr)
-        elif c == 'loop' and j in (0, 6, 10):
-            for m in ch: _add(buses['chords'], chords(m, 4*step)*vol, t_step(i)*sr)
-        elif c == 'power' and j % 2 == 0:
-            for m in (ch[0] - 12, ch[0] - 5, ch[0]): _add(buses['chords'], chords(m, 1.9*step)*vol, t_step(i)*sr)
-        elif c == 'cluster' and rng.random() < .03:
-            for m in rng.choice(24, 4, replace=False) + root - 12: _add(buses['chords'], chords(m, rng.uniform(4, 16)*step)*.3, t_step(i)*sr)
-        elif c == 'drone' and i == 0:
-            for m in (ch[0] - 12, ch[0] - 5): _add(buses['chords'], chords(m, seconds)*.4, 0)
-    # --- lead: a 2-bar motif on the scale, repeated with variations
-    l, lead = song['lead'], _Notes(make_instrument(song['lead_inst'], rng), sr)
-    density = dict(melody=.35, riff=.5, sparse=.12, ornamented=.4, random=.15).get(l, 0)
-    motif_len = 2*steps_per_bar
-    motif = [(rng.random() < density, int(rng.integers(-3, 5))) for _ in range(motif_len)]
-    deg = 0
-    for i in range(n_steps):
-        if l == 'none': break
-        hit, move = motif[i % motif_len]
-        if rng.random() < .15: hit, move = rng.random() < density, int(rng.integers(-3, 4))
-        hit = hit or i == 0                             # the lead opens the song: with draw_song's rule, no clip is silent
-        if not hit or not on('lead', i): continue
-        deg = int(np.clip(deg + move, -3, 10)) if l != 'riff' else move
-        m = root + 12 + scale[deg % len(scale)] + 12*(deg//len(scale))
-        if l == 'random': m = root + rng.uniform(0, 30)
-        dur = step*rng.choice([1, 2, 2, 3, 4])
-        _add(buses['lead'], lead(m, dur)*.5, t_step(i)*sr)
-        if l == 'ornamented' and rng.random() < .4: _add(buses['lead'], lead(m + scale[1], step/2)*.35, (t_step(i) - step/2)*sr)
-    # --- texture
-    tx, T = song['texture'], buses['texture']
-    if tx == 'vinyl':
-        T[:] = 0.02*_noise(len(T), rng, sr, (0, 3000))
-        clicks = rng.integers(0, len(T), int(seconds*rng.uniform(5, 20))); T[clicks] += rng.uniform(.1, .4, len(clicks))
-    elif tx == 'sweep':
-        x = _noise(len(T), rng, sr); f = np.linspace(rng.uniform(200, 2000), rng.uniform(2000, 9000), 8)
-        for k in range(8):
-            a, z = k*len(T)//8, (k + 1)*len(T)//8
-            T[a:z] = .15*signal.sosfilt(signal.butter(2, [f[k], f[k]*1.5], 'bandpass', fs=sr, output='sos'), x[a:z])
-    elif tx == 'drone':
-        t = np.arange(len(T), dtype=np.float32)/sr; f0 = midi_hz(root - 12)
-        T[:] = .12*(np.sin(2*np.pi*f0*t) + .5*np.sin(2*np.pi*f0*1.503*t))*(1 + .3*np.sin(2*np.pi*rng.uniform(.05, .3)*t))
-    elif tx == 'glitch':
-        src = buses['drums'] + buses['lead'] + _noise(len(T), rng, sr, (500, 5000))*.05
-        for _ in range(int(seconds*rng.uniform(1, 4))):
-            a, g = rng.integers(0, n), int(rng.uniform(.01, .08)*sr)
-            for r_ in range(int(rng.integers(2, 8))): _add(T, src[a:a+g]*.8, a + r_*g)
-    elif tx == 'room':
-        T[:] = 0.01*_noise(len(T), rng, sr, (0, 1500))
-    # --- mix: levels, side-chain pump, stereo positions
-    level = dict(drums=rng.uniform(.5, 1), bass=rng.uniform(.4, .9), chords=rng.uniform(.3, .8), lead=rng.uniform(.3, .8), texture=rng.uniform(.5, 1.2))
-    if song['pump']:
-        ph = (np.arange(n + sr, dtype=np.float32)/np.float32(sr*4*step)) % 1
-        buses['chords'] *= 1 - song['pump']*np.exp(-8*ph)
-    pan = dict(drums=0, bass=0, chords=rng.uniform(-.5, .5), lead=rng.uniform(-.4, .4), texture=rng.uniform(-.3, .3))
-    mix = np.zeros((2, n + sr), np.float32)              # channels first: every operation below runs on contiguous rows
-    for k, x in buses.items():
-        mix[0] += level[k]*(1 - pan[k])*x; mix[1] += level[k]*(1 + pan[k])*x
-    wet = song['reverb']
-    if wet:
-        L = int(rng.uniform(.4, 1.5)*sr); tt = np.arange(L, dtype=np.float32)/sr
-        ir = rng.standard_normal(L).astype(np.float32)*np.exp(-tt/np.float32(rng.uniform(.15, .5)))
-        tail = signal.fftconvolve(mix[0] + mix[1], ir*(.5/np.sqrt((ir**2).sum())))[:mix.shape[1]]   # one send, one room
-        d = int(rng.uniform(.007, .02)*sr)                  # the right channel hears the room a little later
-        mix *= 1 - wet; mix[0] += wet*tail; mix[1, d:] += wet*tail[:mix.shape[1] - d]
-    mix = signal.sosfilt(signal.butter(2, min(song['lowpass'], .45*sr), 'lowpass', fs=sr, output='sos'), mix)[:, :n].astype(np.float32)
-    mix = mix/(np.abs(mix).max() + 1e-9)*rng.uniform(1.2, 2.5)
-    return np.ascontiguousarray((np.tanh(mix)*rng.uniform(.5, .9)).T, dtype=np.float32)
+__all__ = ['FMA_GENRE_IDS', 'DEFECTS', 'COMPLETE', 'split_sizes', 'genre_counts', 'plan_dataset', 'write_metadata', 'write_mp3',
+           'make_clip', 'generate_synthetic']
 
 # %% ../nbs/01a_synthetic.ipynb #c3466477
 FMA_GENRE_IDS = {'Electronic': 15, 'Experimental': 38, 'Folk': 17, 'Hip-Hop': 21, 'Instrumental': 1235,
-                 'International': 2, 'Pop': 10, 'Rock': 12}   # FMA's genre_id of each top genre
+                 'International': 2, 'Pop': 10, 'Rock': 12,   # FMA's genre_id of each top genre (fixtures/fma_metadata/genres.csv)
+                 'Blues': 3, 'Classical': 5, 'Country': 9, 'Easy Listening': 13, 'Jazz': 4, 'Old-Time / Historic': 8,
+                 'Soul-RnB': 14, 'Spoken': 20}
 DEFECTS = ('truncated', 'empty', 'silent', 'short', 'garbage')
 
 _WORDS = ('Night', 'River', 'Glass', 'Echo', 'Paper', 'Summer', 'Iron', 'Velvet', 'Static', 'Golden', 'Hollow', 'Neon',
@@ -390,21 +39,31 @@ def split_sizes(per_genre: int, valid_fraction: float = 0.1, test_fraction: floa
                          f"validation and {n_test} test clips; raise per_genre or lower the fractions")
     return per_genre - n_val - n_test, n_val, n_test
 
+def genre_counts(per_genre: int, genres=GENRES, subset: str = 'small') -> list:
+    "Clips of each genre: `per_genre` each for FMA small (balanced); for medium and large, FMA medium's proportions with the same mean, at least 3."
+    if subset == 'small': return [per_genre]*len(genres)
+    share = np.array([FMA_MEDIUM_GENRE_CLIPS[g] for g in genres], float)
+    return [max(3, int(round(c))) for c in share/share.sum()*per_genre*len(genres)]
+
 def plan_dataset(per_genre: int, seed: int, genres=GENRES, defects=DEFECTS,
-                 valid_fraction: float = 0.1, test_fraction: float = 0.1) -> pd.DataFrame:
-    "One row per clip: track_id (index), genre, split, sample_rate, channels, defect (or '') and a title with FMA-like quirks."
-    _, n_val, n_test = split_sizes(per_genre, valid_fraction, test_fraction)
+                 valid_fraction: float = 0.1, test_fraction: float = 0.1, counts=None) -> pd.DataFrame:
+    "One row per clip: track_id (index), genre, split, sample_rate, channels, defect (or '') and a title with FMA-like quirks; `counts`: clips per genre (default `per_genre` each)."
+    counts = [per_genre]*len(genres) if counts is None else list(counts)
+    sizes = {g: split_sizes(k, valid_fraction, test_fraction) for g, k in zip(genres, counts)}
     rng = np.random.default_rng([seed, 0])
-    n = per_genre*len(genres)
+    n = sum(counts)
     ids = np.sort(rng.choice(np.arange(2, 156_000), n, replace=False))
-    genre = np.array(genres)[rng.permutation(np.arange(n) % len(genres))]
+    order = np.repeat(np.arange(len(genres)), counts) if len(set(counts)) > 1 else np.arange(n) % len(genres)   # balanced: the layout of old
+    genre = np.array(genres)[rng.permutation(order)]
     split = np.empty(n, object)
     for g in genres:
+        _, n_val, n_test = sizes[g]
         i = rng.permutation(np.nonzero(genre == g)[0])
         split[i] = 'training'; split[i[:n_val]] = 'validation'; split[i[n_val:n_val+n_test]] = 'test'
     df = pd.DataFrame(dict(genre=genre, split=split, sample_rate=rng.choice([44_100, 48_000], n, p=[.7, .3]),
                            channels=rng.choice([1, 2], n, p=[.8, .2]), defect=''), index=pd.Index(ids, name='track_id'))
-    for d, g in zip(defects, rng.permutation(genres)):     # one broken training clip in each of a few genres
+    pool = genres if len(set(counts)) == 1 else [g for g in genres if sizes[g][0] >= 2]   # unbalanced: never a genre's only training clip
+    for d, g in zip(defects, rng.permutation(pool)):       # one broken training clip in each of a few genres
         df.loc[rng.choice(df.index[(df.genre == g) & (df.split == 'training')]), 'defect'] = d
     w = np.array(_WORDS)
     titles = [f"{a} {b}" for a, b in zip(w[rng.integers(len(w), size=n)], w[rng.integers(len(w), size=n)])]
@@ -415,8 +74,8 @@ def plan_dataset(per_genre: int, seed: int, genres=GENRES, defects=DEFECTS,
     return df
 
 # %% ../nbs/01a_synthetic.ipynb #e000a015
-def write_metadata(plan: pd.DataFrame, meta_dir: Path, seconds: float, seed: int = 0):
-    "Write FMA-style `tracks.csv` and `genres.csv` for `plan` into `meta_dir`."
+def write_metadata(plan: pd.DataFrame, meta_dir: Path, seconds: float, seed: int = 0, subset: str = 'small'):
+    "Write FMA-style `tracks.csv` and `genres.csv` for `plan` (the clips of `subset`) into `meta_dir`, with a few tracks of the larger subsets."
     meta_dir = Path(meta_dir); meta_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 1])
     ids = lambda gs: [str([FMA_GENRE_IDS.get(g, 10_000 + i)]) for i, g in enumerate(gs)]
@@ -425,7 +84,8 @@ def write_metadata(plan: pd.DataFrame, meta_dir: Path, seconds: float, seed: int
     extra = pd.DataFrame(dict(genre=np.where(rng.random(n_extra) < .5, None, rng.choice(sorted(plan.genre.unique()), n_extra)),
                               split=rng.choice(['training', 'validation', 'test'], n_extra), title='Outtake', artist='Various'),
                          index=pd.Index(extra_ids, name='track_id'))
-    both = pd.concat([plan.assign(subset='small'), extra.assign(subset=rng.choice(['medium', 'large'], n_extra))]).sort_index()
+    larger = list(FMA_SUBSETS)[list(FMA_SUBSETS).index(subset) + 1:] or [subset]     # FMA large: its extras are large tracks too
+    both = pd.concat([plan.assign(subset=subset), extra.assign(subset=rng.choice(larger, n_extra))]).sort_index()
     cols = pd.MultiIndex.from_tuples([('album', 'title'), ('artist', 'name'), ('set', 'split'), ('set', 'subset'),
                                       ('track', 'bit_rate'), ('track', 'duration'), ('track', 'genre_top'),
                                       ('track', 'genres'), ('track', 'genres_all'), ('track', 'tags'), ('track', 'title')])
@@ -458,14 +118,14 @@ def write_mp3(path, y: np.ndarray, sr: int, kbps: int = 128):
     Path(path).write_bytes(bytes(enc.encode(pcm.tobytes()) + enc.flush()))
 
 def make_clip(path, track_id: int, genre: str, sample_rate: int, channels: int, defect: str, seconds: float, seed: int,
-              borrow: float = 0.15, crop_seconds: float = CFG.crop_seconds):
+              borrow: float = 0.15, crop_seconds: float = CFG.crop_seconds, genres=GENRES):
     "Render clip `track_id` of `genre` and write it to `path` as mp3, broken as `defect` says ('' for a good clip)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, int(track_id)])
     if defect == 'empty': path.write_bytes(b''); return
     if defect == 'garbage': path.write_bytes(rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes()); return
     dur = crop_seconds/2 if defect == 'short' else seconds
-    y = render_song(draw_song(genre, rng, borrow), dur, sample_rate, rng)
+    y = render_song(draw_song(genre, rng, borrow, genres), dur, sample_rate, rng)
     if defect == 'silent': y[:] = 0
     write_mp3(path, y.mean(1) if channels == 1 else y, sample_rate)
     if defect == 'truncated':                           # cut mid-stream: decodes, but to less than half a crop
@@ -479,12 +139,13 @@ COMPLETE = '.complete'   # marker written last, inside the temporary folder, bef
 def generate_synthetic(root, per_genre: int | None = None, seconds: float | None = None,
                        seed: int = CFG.synthetic_seed, genres=CFG.genres, n_jobs: int = 2, progress: bool = True,
                        borrow: float = 0.15, crop_seconds: float = CFG.crop_seconds,
-                       valid_fraction: float = 0.1, test_fraction: float = 0.1) -> Path:
-    "Make (once, atomically) a synthetic FMA small at `root`: `per_genre` clips of `seconds` for each genre (default: the config's); returns root."
+                       valid_fraction: float = 0.1, test_fraction: float = 0.1, subset: str = 'small') -> Path:
+    "Make (once, atomically) a synthetic FMA `subset` at `root`: `per_genre` clips of `seconds` a genre on average (`genre_counts`; default: the config's); returns root."
     per_genre, seconds = per_genre or CFG.synthetic_per_genre, seconds or CFG.synthetic_seconds
     root = Path(root).expanduser().absolute()
     if seconds < crop_seconds: raise ValueError(f"seconds={seconds}: clips must hold at least one crop ({crop_seconds:.2f} s)")
-    split_sizes(per_genre, valid_fraction, test_fraction)          # bad sizes fail here, before anything is written
+    counts = genre_counts(per_genre, genres, subset)
+    for k in set(counts): split_sizes(k, valid_fraction, test_fraction)          # bad sizes fail here, before anything is written
     with file_lock(root.parent/f'.{root.name}.lock', f'generating {root.name}'):
         if (root/COMPLETE).exists(): return root
         if root.exists():
@@ -492,13 +153,14 @@ def generate_synthetic(root, per_genre: int | None = None, seconds: float | None
         for stale in root.parent.glob(f'.{root.name}.tmp-*'): shutil.rmtree(stale, ignore_errors=True)   # left by a killed run
         tmp = root.parent/f'.{root.name}.tmp-{os.getpid()}'
         try:
-            plan = plan_dataset(per_genre, seed, genres, DEFECTS, valid_fraction, test_fraction)
-            write_metadata(plan, tmp/'fma_metadata', seconds, seed)
-            jobs = [(tmp/'fma_small'/f'{t:06d}'[:3]/f'{t:06d}.mp3', t, r.genre, r.sample_rate, r.channels, r.defect, seconds, seed, borrow, crop_seconds)
-                    for t, r in plan.iterrows()]
+            plan = plan_dataset(per_genre, seed, genres, DEFECTS, valid_fraction, test_fraction, counts)
+            write_metadata(plan, tmp/'fma_metadata', seconds, seed, subset)
+            jobs = [(tmp/f'fma_{subset}'/f'{t:06d}'[:3]/f'{t:06d}.mp3', t, r.genre, r.sample_rate, r.channels, r.defect, seconds, seed, borrow,
+                     crop_seconds, tuple(genres)) for t, r in plan.iterrows()]
             parallel_map(_make_clip_row, jobs, n_jobs, progress, desc=f'generating {root.name}')
             (tmp/COMPLETE).write_text(f'per_genre={per_genre} seconds={seconds} seed={seed} borrow={borrow} '
-                                      f'valid_fraction={valid_fraction} test_fraction={test_fraction}\n')
+                                      f'valid_fraction={valid_fraction} test_fraction={test_fraction}'
+                                      f"{'' if subset == 'small' else f' subset={subset}'}\n")
             os.rename(tmp, root)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True); raise

@@ -135,13 +135,13 @@ def test_train_says_what_it_did(tmp_path):
 
 def test_generate_says_where(tmp_path):
     "mgr generate with its options: the folder it names holds that many clips of that length."
-    from mgr_course.data import load_tracks, small_clips
+    from mgr_course.data import load_tracks, subset_clips
     r = mgr('generate', '--per-genre', '3', '--seconds', '6.5', '--seed', '3', env={'MGR_DATA': str(tmp_path)})
     line = r.stdout.strip()
     assert line.startswith('synthetic dataset ready in ') and len(line.splitlines()) == 1
     root = Path(line.removeprefix('synthetic dataset ready in '))
     assert root.parent == tmp_path and 'seed3' in root.name
-    clips = small_clips(load_tracks(root/'fma_metadata'/'tracks.csv'))
+    clips = subset_clips(load_tracks(root/'fma_metadata'/'tracks.csv'))
     assert len(clips) == 3*CFG.n_classes
     durations = []
     for f in root.glob('fma_small/*/*.*'):

@@ -112,7 +112,7 @@ def test_bad_paths(cmd, option, kind, sandbox, capsys):
 
 @pytest.mark.parametrize('argv, what', [(['train', 'VGG16'], 'VGG16'), (['evaluate', 'VGG16'], 'VGG16'), (['ensemble', 'Ensemble9'], 'Ensemble9'),
                                         (['evaluate', '--split', 'dev'], '--split'), (['ensemble', '--crops', 'some'], '--crops'),
-                                        (['download', '--subset', 'large'], '--subset'), (['download', '--subset', ''], '--subset'),
+                                        (['download', '--subset', 'huge'], '--subset'), (['download', '--subset', ''], '--subset'),
                                         (['predict', 'song.wav', '--model', 'Bogus'], "'Bogus' is neither"), (['predict', 'song.wav', '--model', ''], "'' is neither"),
                                         (['bogus'], 'COMMAND'), (['train', '--steps'], '--steps')])
 def test_bad_names_and_choices(argv, what, sandbox, capsys):

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest, soundfile as sf, soxr
 import mgr_course.data as data
 from mgr_course.config import CFG, GENRES
-from mgr_course.data import (load_tracks, small_clips, MetadataError, load_audio, AudioError, audio_path, dataset_root,
+from mgr_course.data import (load_tracks, subset_clips, MetadataError, load_audio, AudioError, audio_path, dataset_root,
                              ensure_dataset, random_crop_offset, center_crop_offset, crop_offsets, scan_clips, scan_clip,
                              clip_table, get_clip, scan_dataset, cleaning_report)
 from mgr_course.synthetic import plan_dataset
@@ -19,7 +19,7 @@ def test_load_real_tracks_head():
     t = load_tracks(TRACKS_HEAD)
     assert len(t) == 200 and t.index.name == 'track_id' and t.index[0] == 2
     assert t.columns.nlevels == 2 and {'album', 'artist', 'set', 'track'} <= set(t.columns.get_level_values(0))
-    clips = small_clips(t)
+    clips = subset_clips(t)
     assert len(clips) == 22
     assert set(clips.genre) <= set(GENRES) and set(clips.split) <= {'training', 'validation', 'test'}
     assert (clips.label == clips.genre.map(GENRES.index)).all()
@@ -65,7 +65,7 @@ def test_row_without_subset_or_bad_split(tmp_path):
     with pytest.raises(MetadataError, match='first track_id 3'): load_tracks(_csv(tmp_path, head + '2,training,small,Rock\n3,test,,Pop\n'))
     with pytest.raises(MetadataError, match="'train'"): load_tracks(_csv(tmp_path, head + '2,train,small,Rock\n'))
     t = load_tracks(_csv(tmp_path, head + '2,training,small,Rock\n4,test,small,Polka\n'))
-    with pytest.raises(MetadataError, match='Polka'): small_clips(t)
+    with pytest.raises(MetadataError, match='Polka'): subset_clips(t)
 
 
 # ---------------------------------------------------------------- audio
@@ -256,7 +256,7 @@ def test_clip_table_on_real_fma_metadata(tmp_path):
     root = tmp_path/'fma'
     (root/'fma_metadata').mkdir(parents=True)
     shutil.copy(TRACKS_HEAD, root/'fma_metadata'/'tracks.csv')
-    small = small_clips(load_tracks(TRACKS_HEAD))
+    small = subset_clips(load_tracks(TRACKS_HEAD))
     t = np.arange(int(6.2*44_100))/44_100
     for i, tid in enumerate(small.index):
         p = audio_path(root, tid); p.parent.mkdir(parents=True, exist_ok=True)

@@ -286,3 +286,21 @@ def test_small_and_empty_cases():
     assert two_proportion_p(1, 1, 0, 1) == pytest.approx(0.1573, abs=1e-4)         # n = 1 is a valid sample
     labels = np.array([0, 1, 1, 0]); s = top1_statistics(labels, dict(Mel2DCNN=np.eye(2)[[0, 1, 0, 0]]), confidence=0.8)
     assert s['Mel2DCNN']['top1_ci'] == list(wilson_interval(3, 4, 0.8))
+
+
+def test_balanced_accuracy_and_macro_f1_with_bootstrap_intervals():
+    "Unbalanced classes: the majority-class predictor's top-1 is its share, its balanced accuracy chance; intervals are percentile bootstraps with a fixed seed."
+    from mgr_course.metrics import balanced_accuracy, balanced_metrics_with_ci
+    y = np.repeat(np.arange(4), [700, 200, 80, 20]); majority = np.zeros_like(y)
+    r = balanced_metrics_with_ci(y, majority, 4)
+    assert top1_accuracy(confusion_matrix(y, majority, 4)) == pytest.approx(0.7)
+    assert r['balanced_accuracy'] == pytest.approx(0.25) and r['macro_f1'] == pytest.approx(2*700/1700/4)
+    assert r['balanced_accuracy_ci'] == pytest.approx([0.25, 0.25])            # every resample: recall 1 for the majority, 0 for the rest
+    rng = np.random.default_rng(3); yt = rng.integers(0, 5, 400); yp = np.where(rng.random(400) < 0.6, yt, rng.integers(0, 5, 400))
+    b = balanced_metrics_with_ci(yt, np.eye(5)[yp], n_boot=500)                 # probabilities [N, K] work as classes do
+    assert b == balanced_metrics_with_ci(yt, yp, 5, n_boot=500)
+    assert b['balanced_accuracy'] == pytest.approx(skm.balanced_accuracy_score(yt, yp)) and b['macro_f1'] == pytest.approx(skm.f1_score(yt, yp, average='macro'))
+    for k in ('balanced_accuracy', 'macro_f1'):
+        lo, hi = b[f'{k}_ci']; assert lo < b[k] < hi and 0.05 < hi - lo < 0.2, (k, lo, hi)   # about +-0.05 on 400 clips
+    assert balanced_metrics_with_ci(yt, yp, 5, seed=1) != balanced_metrics_with_ci(yt, yp, 5, seed=2)
+    assert balanced_accuracy(confusion_matrix([0, 0, 1], [0, 1, 1], 3)) == pytest.approx(0.75)   # class 2 is absent: left out, not a 0

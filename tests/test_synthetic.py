@@ -4,8 +4,10 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest, soundfile as sf
 import mgr_course.synthetic as synthetic
 from mgr_course.config import CFG
-from mgr_course.synthetic import generate_synthetic, plan_dataset, split_sizes, write_mp3, draw_song, render_song, GENRE_STYLES, DEFECTS, COMPLETE
-from mgr_course.data import load_tracks, small_clips, scan_clips, audio_path
+from mgr_course.synthetic import generate_synthetic, plan_dataset, split_sizes, write_mp3, DEFECTS, COMPLETE
+from mgr_course.music import draw_song, GENRE_STYLES
+from mgr_course.songs import render_song
+from mgr_course.data import load_tracks, subset_clips, scan_clips, audio_path
 
 PER_GENRE, SECONDS, SEED = 3, 6.5, 11
 FEW = ('Pop', 'Rock')            # a two-genre dataset (6 clips) for the tests that generate more than once
@@ -26,7 +28,7 @@ def test_layout_is_fmas(dataset):
     assert (dataset/'fma_metadata'/'genres.csv').read_text().startswith('genre_id,#tracks,parent,title,top_level')
     tracks = load_tracks(dataset/'fma_metadata'/'tracks.csv')
     assert (tracks['set', 'subset'] != 'small').sum() >= 2                 # other subsets listed, as in FMA
-    clips = small_clips(tracks)
+    clips = subset_clips(tracks)
     assert clips.genre.value_counts().to_dict() == {g: PER_GENRE for g in CFG.genres}
     assert clips.split.value_counts().to_dict() == {'training': 8, 'validation': 8, 'test': 8}
     assert tracks[('track', 'title')].str.contains('\n').any() and tracks[('track', 'title')].str.contains(',').any()
@@ -124,8 +126,10 @@ def test_two_processes_make_one_dataset(tmp_path):
 
 
 def test_no_silent_songs():
-    "Every song plays something: a lead when the chords would not (draw_song), and the lead's first note always (render_song)."
-    songs = [draw_song(g, np.random.default_rng(s)) for g in GENRE_STYLES for s in range(200)]
-    assert not any(s['lead'] == 'none' and s['chords'] in ('none', 'cluster') for s in songs)
+    "Every song plays something: a lead when the chords would not and no voice speaks (draw_song), and the lead's first note always (render_song)."
+    songs = [draw_song(g, np.random.default_rng(s), genres=tuple(GENRE_STYLES)) for g in GENRE_STYLES for s in range(200)]
+    assert not any(s['lead'] == 'none' and s['chords'] in ('none', 'cluster') and s['texture'] != 'speech' for s in songs)
+    spoken = next(s for s in songs if s['lead'] == 'none' and s['chords'] == 'none')      # the 16-genre stand-in's Spoken: a voice alone
+    assert spoken['texture'] == 'speech' and np.abs(render_song(spoken, 6.5, 44_100, np.random.default_rng(0))).max() > 0.1
     rng = np.random.default_rng([5, 29794])                  # a sparse experimental song that once rendered to silence
     assert np.abs(render_song(draw_song('Experimental', rng), 6.5, 44_100, rng)).max() > 0.1
