@@ -19,10 +19,9 @@ from .datasets import CropLoader, EpochSampler
 from .learner import Callback, MetricsCB, train_network
 
 # %% auto #0
-__all__ = ['COLLECTIVE_TIMEOUT', 'collective_timeout', 'init_distributed', 'check_share', 'DistributedEpochSampler',
+__all__ = ['COLLECTIVE_TIMEOUT', 'collective_timeout', 'free_port', 'init_distributed', 'check_share', 'DistributedEpochSampler',
            'rank_loader', 'sum_across_processes', 'ProcessGroupBatchNorm', 'sync_batchnorm', 'DDPCB', 'rank_failures',
-           'free_port', 'run_processes', 'train_data_parallel', 'under_torchrun', 'data_parallel_options',
-           'launch_torchrun']
+           'run_processes', 'train_data_parallel', 'under_torchrun', 'data_parallel_options', 'launch_torchrun']
 
 # %% ../nbs/06b_distributed.ipynb #b06b0006
 COLLECTIVE_TIMEOUT = 300.0     # seconds a process waits in a collective for the others ($MGR_COLLECTIVE_TIMEOUT overrides)
@@ -34,6 +33,10 @@ def collective_timeout() -> float:
     except ValueError: t = -1
     if not t > 0: raise ValueError(f"MGR_COLLECTIVE_TIMEOUT={v!r} is not a number of seconds above 0: set it to e.g. 300, or unset it")
     return t
+
+def free_port() -> int:
+    "A TCP port nobody listens on now, for the process group's rendezvous on this machine."
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 def init_distributed(device: torch.device | str | None = None) -> torch.device:
     "Join the process group torchrun's environment describes (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT): NCCL on CUDA, gloo otherwise; returns this process's device."
@@ -48,7 +51,11 @@ def init_distributed(device: torch.device | str | None = None) -> torch.device:
     return device
 
 def _leave_group():
-    if dist.is_initialized(): dist.destroy_process_group()
+    "At exit: wait for every process (a finished rank must not tear the group down under one still writing its files), then leave."
+    if not dist.is_initialized(): return
+    try: dist.barrier()
+    except RuntimeError: pass                 # a partner that died: nothing to wait for
+    dist.destroy_process_group()
 
 # %% ../nbs/06b_distributed.ipynb #b06b0009
 def check_share(batch_size: int, world: int):
@@ -168,26 +175,26 @@ class DDPCB(Callback):
     def cleanup_fit(self, learn): learn.__dict__.pop('predict', None)
 
 # %% ../nbs/06b_distributed.ipynb #b06b0015
+_LOST = ('connection reset', 'connection closed', 'broken pipe', 'timed out', 'timeout', 'nccl', 'gloo')   # what the backends say
+
 @contextmanager
 def rank_failures():
     "Turn the error a collective raises when another process of the job died, or stopped answering for the timeout, into one line that says so and how to resume."
     try: yield
-    except dist.DistError as e:
+    except RuntimeError as e:                # dist.DistError, or the backend's own RuntimeError (gloo: 'Connection reset by peer')
+        if not isinstance(e, dist.DistError) and not any(w in str(e).lower() for w in _LOST): raise
         rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else ('?', '?')
         cause = next((l.strip() for l in str(e).splitlines() if l.strip()), type(e).__name__)[:160]
         raise RuntimeError(f"process {rank} of {world}: another process of the job stopped, or did not answer within "
                            f"{collective_timeout():g} s ({cause}); run the same command again to resume from the last saved epoch") from None
 
 # %% ../nbs/06b_distributed.ipynb #b06b0016
-def free_port() -> int:
-    "A TCP port nobody listens on now, for the process group's rendezvous on this machine."
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
 def _process_main(rank: int, world: int, port: int, fn, args: tuple):
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     try:
         with rank_failures(): fn(*args)
-    except Exception as e: sys.exit(f"process {rank}: {e}")
+    except Exception as e:                               # one line, naming the process once
+        sys.exit(str(e) if str(e).startswith(f'process {rank} of') else f"process {rank} of {world}: {e}")
     finally:
         if dist.is_initialized(): dist.destroy_process_group()
 
