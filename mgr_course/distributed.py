@@ -50,9 +50,11 @@ def init_distributed(device: torch.device | str | None = None) -> torch.device:
         atexit.register(_leave_group)
     return device
 
+_BROKEN = []          # set by rank_failures: a group that lost a process cannot be left politely (its barrier would wait forever)
+
 def _leave_group():
     "At exit: wait for every process (a finished rank must not tear the group down under one still writing its files), then leave."
-    if not dist.is_initialized(): return
+    if not dist.is_initialized() or _BROKEN: return
     try: dist.barrier()
     except RuntimeError: pass                 # a partner that died: nothing to wait for
     dist.destroy_process_group()
@@ -183,6 +185,7 @@ def rank_failures():
     try: yield
     except RuntimeError as e:                # dist.DistError, or the backend's own RuntimeError (gloo: 'Connection reset by peer')
         if not isinstance(e, dist.DistError) and not any(w in str(e).lower() for w in _LOST): raise
+        _BROKEN.append(e)
         rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else ('?', '?')
         cause = next((l.strip() for l in str(e).splitlines() if l.strip()), type(e).__name__)[:160]
         raise RuntimeError(f"process {rank} of {world}: another process of the job stopped, or did not answer within "
@@ -193,10 +196,10 @@ def _process_main(rank: int, world: int, port: int, fn, args: tuple):
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     try:
         with rank_failures(): fn(*args)
-    except Exception as e:                               # one line, naming the process once
-        sys.exit(str(e) if str(e).startswith(f'process {rank} of') else f"process {rank} of {world}: {e}")
-    finally:
-        if dist.is_initialized(): dist.destroy_process_group()
+    except Exception as e:                               # one line, naming the process once; then out, without waiting for the others
+        print(str(e) if str(e).startswith(f'process {rank} of') else f"process {rank} of {world}: {e}", file=sys.stderr, flush=True)
+        os._exit(1)
+    _leave_group()
 
 def run_processes(world: int, fn, *args, timeout: float = 600) -> list:
     "Run `fn(*args)` in `world` new processes of this machine that form one process group (what torchrun does, bare); their exit codes (None: killed at `timeout`)."

@@ -14,10 +14,11 @@ NAME, STEPS = 'MFCC2DCNN', 8          # IN_TEST: 27 training clips, batches of 8
 # Dropout 0: a process draws the dropout mask of the share it holds, so two processes draw other masks than one, and the
 # comparison would measure dropout, not data parallelism. Everything else (crops, noise, initial weights) is drawn the same.
 CFG0 = CFG.replace(dropout=0.0)
-# The tolerance on the histories' losses and accuracies: the gradients agree to float rounding (relative 1e-4 at worst, in
-# the first layers), and Adam turns the rounding of near-zero gradients into small steps that grow slowly over the steps;
-# 8 steps stay well within 2e-2, while dropping the global-batch BatchNorm or the share weighting moves them further.
-TOL = 2e-2
+# The tolerance on the histories' losses: the gradients agree to float rounding (relative 1e-4 at worst, in the first
+# layers), and Adam turns the rounding of near-zero gradients into small steps that grow slowly: measured here, the first
+# epoch's training loss differs by about 4e-4 and 8 steps by about 5e-3. Without the global-batch BatchNorm (each process
+# normalising its own share) the first epoch already differs by about 9e-3 and 8 steps by about 2e-2.
+TOL_FIRST, TOL = 1e-3, 1e-2
 BIN = Path(sys.executable).parent
 
 
@@ -50,7 +51,7 @@ def test_two_processes_train_as_one(one_process, tmp_path):
     assert train_data_parallel(2, NAME, CFG0, runs=tmp_path, steps=STEPS, timeout=300) == [0, 0]
     one, two = pd.DataFrame(one_process['history']), load_history(tmp_path/NAME)
     assert two.step.tolist() == one.step.tolist() == [4, 8]
-    assert two.train_loss.iloc[0] == pytest.approx(one.train_loss.iloc[0], abs=1e-3)    # the first epoch: to the third digit
+    assert two.train_loss.iloc[0] == pytest.approx(one.train_loss.iloc[0], abs=TOL_FIRST)
     assert max_difference(one, two) < TOL, (one, two)
     assert json.loads((tmp_path/NAME/'summary.json').read_text())['processes'] == 2
     assert load_checkpoint(tmp_path/NAME/'checkpoint.pt')['processes'] == 2
