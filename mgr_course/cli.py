@@ -133,14 +133,17 @@ def cmd_train(args):
     "Train the networks `names` (default all) into their run folders."
     from mgr_course.models import network_names
     from mgr_course.data import clip_table
-    from mgr_course.learner import train_network
+    from mgr_course.learner import train_network, distributed_rank
+    from mgr_course.distributed import under_torchrun, launch_torchrun, rank_failures, data_parallel_options
     from mgr_course.files import writable_folder
     cfg = _config(args); names = _names(args.names, network_names(), 'network')
     if args.runs: writable_folder(args.runs, '--runs')    # before the dataset is generated or scanned
     clips = clip_table(cfg); runs = _runs(args, cfg, clips)
     writable_folder(runs, _source(runs, args))          # before any training (the default run folder: under MGR_DATA)
+    if args.nproc > 1 and not under_torchrun(): return launch_torchrun(args.nproc, args.argv, cfg)   # each process runs this command
     for name in names:
-        s = train_network(name, cfg, clips=clips, runs=runs, steps=args.steps, epochs=args.epochs)
+        with rank_failures(): s = train_network(name, cfg, clips=clips, runs=runs, steps=args.steps, epochs=args.epochs, **data_parallel_options())
+        if distributed_rank()[0] != 0: continue          # a data-parallel job reports once, from rank 0
         print(f"{name}: {s['steps']} steps ({s['epochs']} epochs), weights of epoch {s['best_epoch']} kept (validation loss "
               f"{s['best_valid_loss']:.3f}){', stopped early' if s['stopped_early'] else ''}; run folder {runs/name}")
 
@@ -213,6 +216,14 @@ def cmd_reproduce(args):
     for folder in (out, runs): writable_folder(folder, _source(folder, args))     # both checked before hours of training
     reproduce(cfg, out=out, runs=Path(args.runs) if args.runs else None, steps=args.steps, epochs=args.epochs)
 
+
+# %% ../nbs/10_cli.ipynb #e4d0b7a1
+def _nproc_arg(s):
+    "--nproc: train each network data-parallel, in this many processes of this machine (torchrun; chapter 06b)."
+    s.add_argument('--nproc', type=positive_int, default=1,
+                   help="processes that train each network together, data-parallel on this machine (one per GPU; started with torchrun, "
+                        "the batch shared between them; chapter 06b). On several machines run `torchrun --nnodes M --nproc-per-node N "
+                        "--rdzv-backend c10d --rdzv-endpoint HOST:PORT -m mgr_course.cli train ...` on each (--nproc is then ignored)")
 
 # %% ../nbs/10_cli.ipynb #d21172d3
 SUBSET_HELP = ("FMA's subset: small (the paper's: 8 balanced genres), medium or large (16 unbalanced genres); the genre list follows it "
@@ -312,6 +323,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--out', type=folder_arg(False), help='results folder (default: results/<dataset>)')
     s.add_argument('--runs', type=folder_arg(False), help='folder of the run folders')
     _budget_args(s)
+    _nproc_arg(sub.choices['train'])
     return p
 
 
@@ -365,6 +377,7 @@ def error_message(e: BaseException, args: argparse.Namespace | None = None) -> s
 def main(argv: list[str] | None = None):
     "Run the `mgr` command line; an error prints one line that says what to do and exits 1; `--debug` (or MGR_DEBUG=1) adds the traceback."
     args = parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)      # what `mgr train --nproc` passes on to each process
     debug = args.debug or os.environ.get('MGR_DEBUG', '') not in ('', '0')
     _check_data_dir()
     try:
@@ -379,3 +392,7 @@ def main(argv: list[str] | None = None):
         if debug: raise
         sys.exit(f"mgr {args.command}: {error_message(e, args)}")
 
+
+# %% ../nbs/10_cli.ipynb #e4d0b7a2
+if __name__ == '__main__' and globals().get('__spec__') is not None and __spec__.name == 'mgr_course.cli':
+    main()        # `python -m mgr_course.cli ...`: how torchrun (`-m`) starts the command line in each process

@@ -29,10 +29,10 @@ from .models import GenreClassifier, build_model, network_spec
 __all__ = ['CHECKPOINT_FORMAT', 'seed_everything', 'training_loaders', 'CancelFitException', 'CancelEpochException',
            'CancelTrainException', 'CancelBatchException', 'Callback', 'run_cbs', 'with_cbs', 'Learner', 'SeedCB',
            'to_device', 'DeviceCB', 'MetricsCB', 'StepBudgetCB', 'EarlyStoppingCB', 'cosine_lr', 'LRScheduleCB',
-           'load_checkpoint', 'CheckpointCB', 'ChannelsLastCB', 'MixedPrecisionCB', 'ProgressCB', 'step_budget',
-           'settings_digest', 'run_identity', 'runs_folder_name', 'parse_runs_folder', 'runs_dir', 'class_weights',
-           'WeightedCrossEntropy', 'training_loss', 'saved_identity', 'find_runs', 'training_callbacks',
-           'train_network', 'load_history', 'load_trained', 'plot_history']
+           'distributed_rank', 'load_checkpoint', 'CheckpointCB', 'ChannelsLastCB', 'MixedPrecisionCB', 'ProgressCB',
+           'step_budget', 'settings_digest', 'run_identity', 'runs_folder_name', 'parse_runs_folder', 'runs_dir',
+           'class_weights', 'WeightedCrossEntropy', 'training_loss', 'saved_identity', 'find_runs',
+           'training_callbacks', 'train_network', 'load_history', 'load_trained', 'plot_history']
 
 # %% ../nbs/06_learner.ipynb #0822552c
 def seed_everything(seed: int, *extra: int) -> int:
@@ -255,6 +255,15 @@ class LRScheduleCB(Callback):
         if not learn.training: return
         for g in learn.opt.param_groups: g['lr'] = learn.lr * self.schedule(learn.step, self.max_steps)
 
+# %% ../nbs/06_learner.ipynb #d1a7c0e2
+import contextlib, os, sys
+import torch.distributed as dist
+
+def distributed_rank() -> tuple[int, int]:
+    "(rank, processes) of this process in a data-parallel job (torchrun sets RANK and WORLD_SIZE; chapter 06b), else (0, 1): rank 0 alone writes a run's files and shows progress."
+    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
+    return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
+
 # %% ../nbs/06_learner.ipynb #2d55e878
 CHECKPOINT_FORMAT = 2
 
@@ -287,11 +296,17 @@ class CheckpointCB(Callback):
         for cb in learn.cbs:
             if type(cb).__name__ in ck['callbacks']: cb.load_state_dict(ck['callbacks'][type(cb).__name__])
         self.resumed = learn.epoch
+        rank, now = distributed_rank(); was = ck.get('processes', 1)
+        if was != now and rank == 0:    # handled: every step still sees the same global batch (chapter 06b)
+            print(f"{self.path}: trained by {was} process(es) up to epoch {learn.epoch}, continued by {now}; the global batch stays the same", file=sys.stderr)
     def after_epoch(self, learn):
+        rank, processes = distributed_rank()
+        if rank != 0: return            # a data-parallel job: every process holds the same state, rank 0 writes it
         atomic_write(self.path, dict(format=CHECKPOINT_FORMAT, identity=self.identity, epoch=learn.epoch, step=learn.step,
                                      history=learn.history, model=learn.model.state_dict(), opt=learn.opt.state_dict(),
                                      scaler=learn.scaler.state_dict() if learn.scaler is not None else None,
-                                     callbacks={type(cb).__name__: cb.state_dict() for cb in learn.cbs if cb.state_dict() is not None}))
+                                     callbacks={type(cb).__name__: cb.state_dict() for cb in learn.cbs if cb.state_dict() is not None},
+                                     **({'processes': processes} if processes > 1 else {})))
 
 # %% ../nbs/06_learner.ipynb #3f1528f9
 class ChannelsLastCB(Callback):
@@ -453,6 +468,8 @@ def train_network(name: str, cfg: Config | None = None, clips: pd.DataFrame | No
                   progress: bool = True, cbs: tuple = ()) -> dict:
     "Train network `name` on `cfg.dataset` in its run folder (resuming a killed run; `cbs` adds callbacks); saves its best weights and returns its summary."
     cfg = cfg or CFG
+    rank = distributed_rank()[0]
+    progress = progress and rank == 0                   # a data-parallel job (chapter 06b): rank 0 shows progress and writes files
     network_spec(name)                                  # an unknown name fails before any work
     clips = clip_table(cfg, progress=progress) if clips is None else clips
     check_splits(clips, ('training', 'validation'), f'training {name}')     # before any decoding
@@ -463,26 +480,28 @@ def train_network(name: str, cfg: Config | None = None, clips: pd.DataFrame | No
     seed_everything(cfg.seed, zlib.crc32(name.encode()))     # the initial weights depend on the seed and the network only
     learn = Learner(build_model(name, cfg), train_dl, valid_dl, loss_func=training_loss(clips, cfg), lr=cfg.lr,
                     cbs=[*training_callbacks(name, run, identity, max_steps, cfg, device, progress), *cbs])
-    with file_lock(run.parent/f'.{name}.lock', f'training {name}'):
+    with file_lock(run.parent/f'.{name}.lock', f'training {name}') if rank == 0 else contextlib.nullcontext():
         t0 = time.perf_counter(); learn.fit(max_steps)    # an upper bound on the epochs: StepBudgetCB ends the fit
-        return _save_run(learn, run, identity, max_steps, time.perf_counter() - t0)
+        return _save_run(learn, run, identity, max_steps, time.perf_counter() - t0, write=rank == 0)
 
 # %% ../nbs/06_learner.ipynb #c9af850a
-def _save_run(learn: Learner, run: Path, identity: dict, max_steps: int, seconds: float) -> dict:
-    "Write model.pt (best weights and identity), history.json/.csv and summary.json of a finished `fit`."
+def _save_run(learn: Learner, run: Path, identity: dict, max_steps: int, seconds: float, write: bool = True) -> dict:
+    "Write model.pt (best weights and identity), history.json/.csv and summary.json of a finished `fit` (unless `write` is False: another rank than 0)."
     es = next(cb for cb in learn.cbs if isinstance(cb, EarlyStoppingCB))
     mp = next((cb for cb in learn.cbs if isinstance(cb, MixedPrecisionCB)), None)
     ck = next((cb for cb in learn.cbs if isinstance(cb, CheckpointCB)), None)
     if ck is not None and ck.resumed and (run/'summary.json').exists():       # the seconds of the fit calls before this one
         seconds += json.loads((run/'summary.json').read_text()).get('fit_seconds', 0)
-    atomic_write(run/'model.pt', dict(format=CHECKPOINT_FORMAT, identity=identity, model=learn.model.state_dict()))
+    if write: atomic_write(run/'model.pt', dict(format=CHECKPOINT_FORMAT, identity=identity, model=learn.model.state_dict()))
     summary = dict(name=identity['network'], steps=learn.step, max_steps=max_steps, epochs=learn.epoch, best_epoch=es.best_epoch,
                    best_valid_loss=es.best_loss, stopped_early=es.stopped_early, fit_seconds=round(seconds, 1),
                    device=str(next(learn.model.parameters()).device), precision=str(mp.dtype).replace('torch.', '') if mp else 'float32',
                    channels_last=any(isinstance(cb, ChannelsLastCB) for cb in learn.cbs), identity=identity)
-    atomic_write(run/'history.json', learn.history)
-    atomic_write(run/'history.csv', pd.DataFrame(learn.history).to_csv(index=False))
-    atomic_write(run/'summary.json', summary)
+    if distributed_rank()[1] > 1: summary['processes'] = distributed_rank()[1]
+    if write:
+        atomic_write(run/'history.json', learn.history)
+        atomic_write(run/'history.csv', pd.DataFrame(learn.history).to_csv(index=False))
+        atomic_write(run/'summary.json', summary)
     return dict(summary, history=learn.history)
 
 def load_history(run_dir) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pytest
 NBS = Path(__file__).resolve().parents[1]/'nbs'
 CHAPTERS = sorted(p for p in NBS.glob('[0-9]*.ipynb'))
 TEACHING = ('02', '03', '04', '05', '06', '07', '08', '08a', '09')     # chapters whose ends carry exercises
-SKIPPABLE = ('00a', '01a', '01b', '01c', '04a', '04b')
+SKIPPABLE = ('00a', '01a', '01b', '01c', '04a', '04b', '06b')
 
 def cells(nb: Path) -> list: return json.loads(nb.read_text())['cells']
 def text(c) -> str: return ''.join(c['source'])
