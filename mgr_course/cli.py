@@ -14,7 +14,7 @@ from .config import CFG, Config, FMA_SUBSETS, CLASS_WEIGHTS
 __all__ = ['SUBSET_HELP', 'DEBUG_HELP', 'DEVICE_COMMANDS', 'MAX_CLIP_SECONDS', 'MAX_STEPS', 'MAX_EPOCHS', 'MAX_SEED',
            'PREDICT_HELP', 'positive_int', 'positive_float', 'int_in', 'float_in', 'folder_arg', 'dataset_arg',
            'file_arg', 'cmd_download', 'cmd_generate', 'cmd_scan', 'cmd_train', 'cmd_evaluate', 'cmd_ensemble',
-           'cmd_predict', 'cmd_reproduce', 'OneLineParser', 'parser', 'error_message', 'main']
+           'cmd_predict', 'cmd_reproduce', 'cmd_cache', 'OneLineParser', 'parser', 'error_message', 'main']
 
 # %% ../nbs/10_cli.ipynb #daa3dffd
 def _config(args) -> Config:
@@ -146,6 +146,8 @@ def cmd_train(args):
         if distributed_rank()[0] != 0: continue          # a data-parallel job reports once, from rank 0
         print(f"{name}: {s['steps']} steps ({s['epochs']} epochs), weights of epoch {s['best_epoch']} kept (validation loss "
               f"{s['best_valid_loss']:.3f}){', stopped early' if s['stopped_early'] else ''}; run folder {runs/name}")
+    from mgr_course.cache import cache_summary
+    if distributed_rank()[0] == 0: print(cache_summary())   # once, after the last network
 
 def _print_metrics(name, r):
     print(f"{name:>15}: top-1 {100*r['top1_accuracy']:5.1f}% | one-vs-rest acc. {100*r['one_vs_rest_accuracy']:5.1f}% | "
@@ -215,6 +217,17 @@ def cmd_reproduce(args):
     runs = args.runs or data_dir()/'runs'
     for folder in (out, runs): writable_folder(folder, _source(folder, args))     # both checked before hours of training
     reproduce(cfg, out=out, runs=Path(args.runs) if args.runs else None, steps=args.steps, epochs=args.epochs)
+
+def cmd_cache(args):
+    "List what the caches hold (the default), or delete them all (`--clear`): they are rebuilt when needed."
+    from mgr_course.cache import cache_usage, clear_cache, cache_where
+    from mgr_course.files import human_bytes
+    if args.clear:
+        print(f"deleted {human_bytes(clear_cache())} of caches in {cache_where()}; they are rebuilt when needed"); return
+    u = cache_usage()
+    if not len(u): print(f"no caches in {cache_where()}"); return
+    print(u.assign(size=u.bytes.map(human_bytes)).drop(columns='bytes').to_string(index=False))
+    print(f"{human_bytes(u.bytes.sum())} in {cache_where()}; `mgr cache --clear` deletes them")
 
 
 # %% ../nbs/10_cli.ipynb #e4d0b7a1
@@ -302,6 +315,10 @@ def parser() -> argparse.ArgumentParser:
                    help=f'clip length in seconds, {CFG.crop_seconds:.2f} (one crop) to {MAX_CLIP_SECONDS:g} (default {CFG.synthetic_seconds:g})')
     s.add_argument('--seed', type=int_in(0, MAX_SEED, 'the largest 32-bit seed'), help=f'random seed, 0 to {MAX_SEED:,} (default {CFG.synthetic_seed})')
     _generate_args(s)
+    s = add('cache', cmd_cache, "list what the caches hold (decoded clips, augmentation bank) and where; --clear deletes them, they are rebuilt when needed", data=False)
+    g = s.add_mutually_exclusive_group()
+    g.add_argument('--list', action='store_true', help='list them (the default)')
+    g.add_argument('--clear', action='store_true', help='delete every cache (not the datasets, runs or results)')
     add('scan', cmd_scan, 'decode every clip and report those excluded (undecodable, empty, silent, too short)')
     from mgr_course.models import network_names      # the registry: a network registered there is offered here
     for name, fn, help, choices in (('train', cmd_train, 'train networks (resumes a killed run; a finished run is kept)', network_names()),
@@ -366,6 +383,7 @@ def error_message(e: BaseException, args: argparse.Namespace | None = None) -> s
         return f"unexpected {type(e).__name__}: {e}; run the command again with --debug to see where, and please report it"
     path = getattr(e, 'path', None) or getattr(e, 'filename', None)
     msg = str(e)
+    if 'Original Traceback' in msg: msg = msg.strip().splitlines()[-1].split(': ', 1)[-1]   # re-raised from a loader's worker: its last line
     if isinstance(e, OSError) and msg.startswith('[Errno'):
         if path is None and args is not None: path = _write_folder(args)
         msg = f"{path}: {(e.strerror or '').lower()} (errno {e.errno}); {os_error_hint(e.errno)}"

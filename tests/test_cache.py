@@ -236,3 +236,14 @@ def test_a_run_belongs_to_its_labels(clips):
     assert task_key(relabelled, CFG.genres) != task_key(clips, CFG.genres)
     assert task_key(clips.assign(split=clips.split.iloc[::-1].to_numpy()), CFG.genres) != task_key(clips, CFG.genres)
     assert task_key(clips, CFG.genres[::-1]) != task_key(clips, CFG.genres)          # the genre list itself is part of the task
+
+def test_mgr_cache_lists_and_clears(clips, tmp_path, monkeypatch, capsys):
+    from mgr_course.cli import main
+    monkeypatch.setenv('MGR_DATA', str(tmp_path))
+    main(['cache']); assert 'no caches in' in capsys.readouterr().out
+    prepare_caches(clips, CFG.replace(crop_samples=2**16, augment_views=2), n_jobs=1, progress=False)
+    main(['cache', '--list']); out = capsys.readouterr().out
+    assert 'bank' in out and f'decoded-{SR}' in out and 'mgr cache --clear' in out and str(tmp_path) in out   # the folder in full, usable
+    main(['cache', '--clear']); out = capsys.readouterr().out
+    assert out.startswith('deleted ') and shard_files(tmp_path) == []
+    with pytest.raises(SystemExit): main(['cache', '--list', '--clear'])                      # one or the other

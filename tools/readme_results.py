@@ -6,6 +6,7 @@ Replaces what lies between the two `<!-- results -->` markers of README.md with 
 is stale; tests/test_prose.py runs it. `make chapters` runs it after re-executing the chapters."""
 import json, re, sys
 from pathlib import Path
+from mgr_course.config import FMA_SUBSETS
 from mgr_course.experiment import (main_results, table1_markdown, findings, budget_markdown, replication_markdown,
                                    compare_budgets, times_line)
 
@@ -53,8 +54,6 @@ def section() -> str:
 
 BENCH_BEGIN = '<!-- data path: written by tools/readme_results.py from results/bench/data-path.json; do not edit by hand -->'
 BENCH_END = '<!-- /data path -->'
-# FMA's subsets as published by its maintainers (github.com/mdeff/fma, README): clips of 30 s, and the zip's size in GiB
-FMA_SUBSETS = {'small': (8_000, 7.2), 'medium': (25_000, 22), 'large': (106_574, 93)}
 
 def _gb(b: float) -> str: return f"{b / 1e9:.1f} GB"
 
@@ -90,7 +89,8 @@ def cost_section() -> str:
     step = {r['network']: 32 / r['pipeline_samples_per_s'] for r in b['throughput']}
     out = [COST_BEGIN, '', '| subset | clips | archive | caches | caches built, 2 cores | training, 2 cores | reading crops alone |',
            '|---|---|---|---|---|---|---|']
-    for name, (clips, gib) in FMA_SUBSETS.items():
+    for name, sub in FMA_SUBSETS.items():
+        clips, gib = sub['clips'], sub['archive_gib']
         steps = {k: 20 * int(clips * train_share) // 32 * (0.5 if k == 'LateFusionCRNN' else 1) for k in step}
         train_h = sum(steps[k] * step[k] for k in step) / 3600
         read_h = sum(steps.values()) * b['batch_read_s'] / 3600
