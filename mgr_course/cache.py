@@ -24,12 +24,13 @@ from .files import atomic_write, parallel_map, ensure_free_space, human_bytes
 from .datasets import SPLITS, Batch, item_rng
 
 # %% auto #0
-__all__ = ['CACHE_VERSION', 'CODECS', 'ZST_MAGIC', 'SHARE', 'file_fingerprint', 'files_key', 'task_key', 'clip_key', 'quantize',
-           'cache_dir', 'cache_where', 'shard_path', 'encode_shard', 'read_shard', 'Shards', 'cache_usage',
-           'cache_summary', 'clear_cache']
+__all__ = ['CACHE_VERSION', 'FILES_VERSION', 'CODECS', 'ZST_MAGIC', 'SHARE', 'file_fingerprint', 'files_key', 'task_key',
+           'clip_key', 'quantize', 'cache_dir', 'cache_where', 'shard_path', 'encode_shard', 'read_shard', 'Shards',
+           'cache_usage', 'cache_summary', 'clear_cache']
 
 # %% ../nbs/04a_cache.ipynb #3a2469da
-CACHE_VERSION = 3      # bump when what a cache holds changes meaning: every old cache gets a new key (3: one FLAC file per clip)
+CACHE_VERSION = 3      # bump when what a cache holds changes meaning: every old cache gets a new key (3: one file per clip)
+FILES_VERSION = 2      # the format of `files_key`, which a run's identity includes: a new cache format must not orphan trained runs
 
 _SAMPLED: dict = {}   # (path, size, mtime) -> the file's sampled hash, so a process reads each file once
 
@@ -52,7 +53,7 @@ def files_key(clips: pd.DataFrame, **settings) -> str:
     paths = [os.path.abspath(p) for p in clips.path.astype(str)]
     root = clips.attrs.get('root') or (os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else '')
     rows = [[int(t), os.path.relpath(p, root), *file_fingerprint(p)] for t, p in zip(clips.index, paths)]
-    return _key(dict(version=CACHE_VERSION, clips=rows, settings=settings))
+    return _key(dict(version=FILES_VERSION, clips=rows, settings=settings))
 
 def task_key(clips: pd.DataFrame, genres, **settings) -> str:
     "A short hash of the task the clips define: their `files_key`, each clip's genre, label and split, and the genre list."
@@ -176,7 +177,7 @@ class Shards:
         source = source or ('MGR_DATA' if os.environ.get('MGR_DATA') else 'the default data folder (MGR_DATA chooses another)')
         if self.cache and missing: ensure_free_space(cache_dir(), self.estimate(missing), f"caching {len(missing)} clips ({self.kind})", source)
 
-    def fill(self, index=None, n_jobs: int = 2, progress: bool = True, desc: str | None = None, skip: tuple = ()) -> dict:
+    def fill(self, index: list | None = None, n_jobs: int = 2, progress: bool = True, desc: str | None = None, skip: tuple = ()) -> dict:
         "Build the missing shards among `index` (default: all) now, `n_jobs` processes at once (a killed fill resumes); `{i: message}` of those that failed with an error of the types `skip`."
         todo = set(range(len(self)) if index is None else index)
         missing = [i for i in self.missing() if i in todo]

@@ -107,6 +107,8 @@ def sum_across_processes(x: torch.Tensor) -> torch.Tensor:
 
 class ProcessGroupBatchNorm(nn.modules.batchnorm._BatchNorm):
     "BatchNorm whose training statistics are those of the global batch, all processes together: `SyncBatchNorm` for any backend (PyTorch's runs on GPUs only)."
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True, track_running_stats: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats)
     def _check_input_dim(self, x):
         if x.dim() < 2: raise ValueError(f"expected input of at least 2 dimensions [batch, channels, ...], got {x.dim()}")
     def forward(self, x):

@@ -120,6 +120,7 @@ def human_bytes(n: float) -> str:
 
 class NotEnoughSpace(OSError):
     "A folder's filesystem cannot hold what a job is about to write (errno ENOSPC): raised before anything is written."
+    def __init__(self, message: str): super().__init__(message)
 
 def free_bytes(folder) -> int:
     "Bytes free to this user on the filesystem of `folder` (of its nearest existing parent when it is not there yet)."

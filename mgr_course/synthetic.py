@@ -46,7 +46,7 @@ def genre_counts(per_genre: int, genres=GENRES, subset: str = 'small') -> list:
     return [max(3, int(round(c))) for c in share/share.sum()*per_genre*len(genres)]
 
 def plan_dataset(per_genre: int, seed: int, genres=GENRES, defects=DEFECTS,
-                 valid_fraction: float = 0.1, test_fraction: float = 0.1, counts=None) -> pd.DataFrame:
+                 valid_fraction: float = 0.1, test_fraction: float = 0.1, counts: list | None = None) -> pd.DataFrame:
     "One row per clip: track_id (index), genre, split, sample_rate, channels, defect (or '') and a title with FMA-like quirks; `counts`: clips per genre (default `per_genre` each)."
     counts = [per_genre]*len(genres) if counts is None else list(counts)
     sizes = {g: split_sizes(k, valid_fraction, test_fraction) for g, k in zip(genres, counts)}
