@@ -98,7 +98,9 @@ def test_evaluate_all_crops_on_validation(reproduced):
     want = evaluate(load_trained(runs_dir(CFG, clips)/'Mel2DCNN', name='Mel2DCNN'), clips, 'validation', crops='all', progress=False)
     assert want['n'] == (clips.split == 'validation').sum() and want['crops'] == 'all'
     expect_line(metrics_line(r.stdout, 'Mel2DCNN'), want)
-    assert len(r.stdout.strip().splitlines()) == 1
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2 and 'balanced acc.' in lines[1]                   # the metrics, then the intervals and the balanced metrics
+    assert f"balanced acc. {100 * want['balanced_accuracy']:5.1f}%" in lines[1] and f"macro-F1 {100 * want['macro_f1']:5.1f}%" in lines[1]
 
 def test_ensemble_prints_both_ensembles(reproduced):
     from mgr_course.data import clip_table
@@ -130,8 +132,10 @@ def test_train_says_what_it_did(tmp_path):
     r = mgr('train', 'MFCC2DCNN', '--steps', '2', '--runs', tmp_path)
     s = json.loads((tmp_path/'MFCC2DCNN'/'summary.json').read_text())
     assert s['steps'] == 2
-    assert r.stdout.strip() == (f"MFCC2DCNN: 2 steps ({s['epochs']} epochs), weights of epoch {s['best_epoch']} kept (validation loss "
-                                f"{s['best_valid_loss']:.3f}); run folder {tmp_path/'MFCC2DCNN'}")
+    first, last = r.stdout.strip().splitlines()
+    assert first == (f"MFCC2DCNN: 2 steps ({s['epochs']} epochs), weights of epoch {s['best_epoch']} kept (validation loss "
+                     f"{s['best_valid_loss']:.3f}); run folder {tmp_path/'MFCC2DCNN'}")
+    assert last.startswith('caches: ') and 'mgr cache --clear' in last                 # what the caches hold, and how to delete them
 
 def test_generate_says_where(tmp_path):
     "mgr generate with its options: the folder it names holds that many clips of that length."

@@ -129,25 +129,25 @@ def test_autocast_follows_the_precision(table, monkeypatch, precision, seen):
     assert enabled == seen[0] and (dtype == seen[1] or not enabled) and p.dtype == torch.float32
 
 
-def test_a_decoded_table_handed_in_is_used_and_a_new_one_gets_cfg_and_progress(table, monkeypatch):
-    "Catches predict_clips decoding again when handed `decoded` (the slow part), and the cfg or `progress` not reaching the decoder."
+def test_a_decoded_table_handed_in_is_used_and_a_new_one_gets_cfg(table, monkeypatch):
+    "Catches predict_clips decoding again when handed `decoded` (the slow part), and the cfg not reaching the decoder."
     clips, _ = table
     calls, real = [], evaluation.DecodedClips
     def spy(*a, **kw): calls.append((a, kw)); return real(*a, **kw)
     monkeypatch.setattr(evaluation, 'DecodedClips', spy)
-    decoded = real(clips, CFG_SMALL, progress=False)
+    decoded = real(clips, CFG_SMALL)
     predict_clips(Probe(), clips, 'test', CFG_SMALL, decoded=decoded, device='cpu', progress=False)
     assert calls == []
     predict_clips(Probe(), clips, 'test', CFG_SMALL, device='cpu', progress=False)
     (a, kw), = calls
-    assert a[1] is CFG_SMALL and kw == dict(progress=False)
+    assert a[1] is CFG_SMALL and kw == {}
 
 
 def test_progress_bar_shown_by_default_and_silent_when_asked(table, capsys):
     "Catches the progress default flipped, `disable` inverted or left to tqdm (off where stderr is not a terminal), and the"
     " bar's description, unit or `leave=False` (cleared when done, as every bar of the course) changed."
     clips, _ = table
-    decoded = evaluation.DecodedClips(clips, CFG_SMALL, progress=False)
+    decoded = evaluation.DecodedClips(clips, CFG_SMALL)
     capsys.readouterr()
     predict_clips(Probe(), clips, 'test', CFG_SMALL, 'all', device='cpu', progress=False, decoded=decoded)
     assert capsys.readouterr().err == ''
