@@ -30,7 +30,7 @@ def main():
     ap.add_argument('dataset', type=Path)
     ap.add_argument('--data', type=Path, default=None, help='an empty folder for the caches (default: DATASET-bench-data beside it)')
     ap.add_argument('--network', default='Mel2DCNN')
-    ap.add_argument('--steps', type=int, default=8, help='timed steps per network for the throughput')
+    ap.add_argument('--steps', type=int, default=16, help='timed steps per network for the throughput')
     ap.add_argument('--out', type=Path, default=Path('results/bench/data-path.json'))
     ap.add_argument('--keep', action='store_true', help='keep the caches afterwards (default: delete them)')
     a = ap.parse_args()

@@ -148,7 +148,7 @@ def empty_batch(*shape: int) -> torch.Tensor:
 _POOL: dict = {}   # pid -> this process's threads (a forked worker must not use its parent's)
 
 def crop_threads() -> ThreadPoolExecutor:
-    "Threads that fill a batch's crops at once: reading FLAC releases the GIL, so they use the cores the network leaves idle while it waits."
+    "Threads that fill a batch's crops at once: decompressing a shard and drawing the noise release the GIL, so the crops of a batch are read on every core."
     pid = os.getpid()
     if pid not in _POOL: _POOL.clear(); _POOL[pid] = ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1)))
     return _POOL[pid]

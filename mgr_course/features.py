@@ -99,7 +99,7 @@ class LogMelSpectrogram(nn.Module):
         self.sample_rate, self.n_fft, self.hop_length = cfg.sample_rate, n_fft or cfg.n_fft, hop_length or cfg.hop_length
         self.n_mels, self.scale, self.norm = n_mels or cfg.n_mels, scale or cfg.mel_scale, norm
         self.top_db = cfg.top_db if top_db == 'cfg' else top_db
-        self.pad_mode, self.drop_last = pad_mode, drop_last
+        self.pad_mode, self.drop_last, self.name = pad_mode, drop_last, type(self).__name__   # name: what error messages call it
         self._fb_args = (self.n_fft, self.sample_rate, self.n_mels, cfg.f_min if f_min is None else f_min, f_max, self.scale, norm)
         self.register_buffer('window', torch.hann_window(self.n_fft, periodic=True, dtype=torch.float64).float(), persistent=False)
         self.register_buffer('filterbank', mel_filterbank(*self._fb_args).float(), persistent=False)
@@ -113,7 +113,7 @@ class LogMelSpectrogram(nn.Module):
 
     def mel_power(self, x: torch.Tensor) -> torch.Tensor:
         "Mel-band power before decibels: [B, 1, time] -> [B, 1, n_mels, frames]."
-        _check_waveforms(x, self.n_fft // 2 + 1, type(self).__name__)
+        _check_waveforms(x, self.n_fft // 2 + 1, self.name)
         if x.device.type == 'cpu' and len(x) > self.cpu_chunk: return torch.cat([self._mel_power(c) for c in x.split(self.cpu_chunk)])
         return self._mel_power(x)
 
@@ -132,7 +132,7 @@ class LogMelSpectrogram(nn.Module):
 
     def forward(self, x: torch.Tensor, sample_rate: int | None = None) -> torch.Tensor:
         "[B, 1, time] -> [B, 1, n_mels, frames] in dB; `sample_rate`, if given, must be the configured one."
-        _check_rate(sample_rate, self.sample_rate, type(self).__name__)
+        _check_rate(sample_rate, self.sample_rate, self.name)
         return power_to_db(self.mel_power(x), self.top_db)
 
 # %% ../nbs/03_features.ipynb #3467b8fd
@@ -151,6 +151,7 @@ class MFCC(nn.Module):
         super().__init__()
         cfg = cfg or CFG
         self.logmel = LogMelSpectrogram(cfg, **logmel_kw)
+        self.logmel.name = type(self).__name__                  # its errors are about the MFCC the user called
         self.sample_rate, self.n_mfcc = cfg.sample_rate, n_mfcc or cfg.n_mfcc
         self.register_buffer('dct', dct_matrix(self.n_mfcc, self.logmel.n_mels).float(), persistent=False)
 

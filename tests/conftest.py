@@ -27,6 +27,23 @@ def fixtures_dir():
     assert fixtures_dir() == FIXTURES, f'the chapters read {fixtures_dir()}, the tests {FIXTURES}'
     return FIXTURES
 
+SINE_AMPS = [0.1, 0.2, 0.3, 0.4]
+
+def sine_clips(folder: Path, pitch_step: float = 0.):
+    """A tiny clip table over 8 WAV files in `folder`: 4 training clips, 2 validation, 2 test, 7 s each; sines of amplitude
+    `SINE_AMPS[i % 4]` and frequency 441 + pitch_step * i Hz (a step > 0 makes every file distinct), the odd ones at 22.05 kHz."""
+    import numpy as np, pandas as pd, soundfile as sf
+    from mgr_course.config import CFG
+    rows = []
+    for i in range(8):
+        rate = CFG.sample_rate if i % 2 == 0 else 22_050
+        t = np.arange(int(7 * rate)) / rate
+        p = Path(folder)/f'{i:06d}.wav'
+        sf.write(p, (SINE_AMPS[i % 4] * np.sin(2 * np.pi * (441 + pitch_step * i) * t)).astype(np.float32), rate, subtype='FLOAT')
+        rows.append(dict(track_id=i, genre=CFG.genres[i % 2], label=i % 2, split=(['training'] * 4 + ['validation'] * 2 + ['test'] * 2)[i],
+                         path=str(p), samples=7 * CFG.sample_rate))
+    return pd.DataFrame(rows).set_index('track_id')
+
 def proc_nbs(root: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
     "Run `nbdev-proc-nbs` in `root` (it writes `root/_proc`), with a `quarto` that does nothing where Quarto is absent."
     bin_ = Path(sys.executable).parent

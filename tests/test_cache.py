@@ -16,21 +16,15 @@ import mgr_course.bank as bank_module
 from mgr_course.cache import files_key, task_key, quantize, encode_shard, read_shard, cache_usage, cache_summary, clear_cache
 from mgr_course.bank import DecodedClips, AugmentBank, BankCrops, ClipCrops, prepare_caches
 
+from conftest import sine_clips, SINE_AMPS
+
 SR = CFG.sample_rate
-AMPS = [0.1, 0.2, 0.3, 0.4]
+AMPS = SINE_AMPS
 
 @pytest.fixture(scope='module')
 def clips(tmp_path_factory):
     "A tiny clip table: 4 training clips, 2 validation, 2 test; sines of known amplitude and distinct pitch (distinct files: distinct shards), 7 s, some at 22.05 kHz."
-    d = tmp_path_factory.mktemp('clips')
-    rows = []
-    for i in range(8):
-        rate = SR if i % 2 == 0 else 22_050
-        t = np.arange(int(7 * rate)) / rate
-        p = d/f'{i:06d}.wav'
-        sf.write(p, (AMPS[i % 4] * np.sin(2 * np.pi * (441 + 10 * i) * t)).astype(np.float32), rate, subtype='FLOAT')
-        rows.append(dict(track_id=i, genre=CFG.genres[i % 2], label=i % 2, split=(['training'] * 4 + ['validation'] * 2 + ['test'] * 2)[i], path=str(p), samples=7 * SR))
-    return pd.DataFrame(rows).set_index('track_id')
+    return sine_clips(tmp_path_factory.mktemp('clips'), pitch_step=10)
 
 def shard_files(root, kind=None) -> list:
     "The shard files under root/cache (of one kind), and any temporary file left beside them."
@@ -53,6 +47,7 @@ def test_a_shard_is_lossless_and_seekable(tmp_path, codec):
         got, scale = read_shard(f, row)
         assert np.array_equal(got, q[row]) and scale == [1e-5, 2e-5, 3e-5][row]
     assert np.array_equal(read_shard(f, 1, 4000, 999)[0], q[1, 4000:4999])
+    assert np.array_equal(read_shard(f, 1, 3, 4)[0], q[1, 3:7])                                # a crop's bytes rejoin at an offset (sign kept)
     with pytest.raises(ValueError, match='outside the shard'): read_shard(f, 1, 4990, 20)
     with pytest.raises(ValueError, match='outside the shard'): read_shard(f, 3)
     f.write_bytes(f.read_bytes()[:len(f.read_bytes()) // 2])                                  # cut: an error, never short data
@@ -247,3 +242,12 @@ def test_mgr_cache_lists_and_clears(clips, tmp_path, monkeypatch, capsys):
     main(['cache', '--clear']); out = capsys.readouterr().out
     assert out.startswith('deleted ') and shard_files(tmp_path) == []
     with pytest.raises(SystemExit): main(['cache', '--list', '--clear'])                      # one or the other
+
+def test_a_zst_row_that_decompresses_to_the_wrong_size_is_damaged(tmp_path):
+    "A header that promises more samples than its frame holds: an OSError naming the file (read rebuilds it), never short data."
+    import json, zstandard
+    q = np.arange(-500, 500, dtype=np.int16)[None]
+    blob = encode_shard(q, [1e-4], SR, 'zst')
+    n = int.from_bytes(blob[4:8], 'little'); head = json.loads(blob[8:8 + n]); head['n'] += 10
+    h = json.dumps(head).encode(); f = tmp_path/'s.zst'; f.write_bytes(cache.ZST_MAGIC + len(h).to_bytes(4, 'little') + h + blob[8 + n:])
+    with pytest.raises(OSError, match='damaged'): read_shard(f, 0, 0, 100)

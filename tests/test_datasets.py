@@ -14,21 +14,15 @@ from mgr_course.datasets import (CropDataset, RawAudioDataset, MelSpectrogramDat
                                  training_stats, collate_crops, EpochSampler)
 from mgr_course.features import LogMelSpectrogram
 
+from conftest import sine_clips, SINE_AMPS
+
 SR = CFG.sample_rate
-AMPS = [0.1, 0.2, 0.3, 0.4]
+AMPS = SINE_AMPS
 
 @pytest.fixture(scope='module')
 def clips(tmp_path_factory):
     "A tiny clip table: 4 training clips, 2 validation, 2 test; pure 441 Hz sines of known amplitude, 7 s, some written at 22.05 kHz."
-    d = tmp_path_factory.mktemp('clips')
-    rows = []
-    for i in range(8):
-        rate = SR if i % 2 == 0 else 22_050
-        t = np.arange(int(7 * rate)) / rate
-        p = d/f'{i:06d}.wav'
-        sf.write(p, (AMPS[i % 4] * np.sin(2 * np.pi * 441 * t)).astype(np.float32), rate, subtype='FLOAT')
-        rows.append(dict(track_id=i, genre=CFG.genres[i % 2], label=i % 2, split=(['training'] * 4 + ['validation'] * 2 + ['test'] * 2)[i], path=str(p), samples=7 * SR))
-    return pd.DataFrame(rows).set_index('track_id')
+    return sine_clips(tmp_path_factory.mktemp('clips'), pitch_step=0)
 
 def test_item_shapes_and_labels(clips):
     for cls, shape in [(CropDataset, (1, CFG.crop_samples)), (RawAudioDataset, CFG.raw_shape), (MelSpectrogramDataset, CFG.mel_shape),

@@ -124,8 +124,8 @@ def test_raw_and_mfcc_is_both_views_of_the_config():
 
 @pytest.mark.parametrize('module', [LogMelSpectrogram, MFCC, RawAudio])
 def test_error_messages_name_the_module(module):
-    "The messages whole, with the module's name (catches the name lost, `NoneType` in its place); MFCC's checks are its log-mel's."
-    name, m = 'LogMelSpectrogram' if module is MFCC else module.__name__, module()
+    "The messages whole, with the name of the module the user called (catches the name lost, `NoneType` in its place; MFCC's checks run in its log-mel, under MFCC's name)."
+    name, m = module.__name__, module()
     with pytest.raises(ValueError, match=rf'^{name} expects a batch of mono waveforms \[batch, 1, time\], got shape \(4096,\): '
                                          r'a single clip \[time\] needs x\[None, None\], a batch \[batch, time\] needs x\[:, None\]$'):
         m(torch.zeros(4096))
@@ -136,7 +136,7 @@ def test_error_messages_name_the_module(module):
     with pytest.raises(TypeError, match=rf'^{name} expects floating-point samples, got torch.int16$'):
         m(torch.zeros(1, 1, 4096, dtype=torch.int16))
     if module is not RawAudio:
-        with pytest.raises(ValueError, match=rf'^LogMelSpectrogram needs at least 513 samples per waveform, got 100$'): m(torch.zeros(1, 1, 100))
+        with pytest.raises(ValueError, match=rf'^{name} needs at least 513 samples per waveform, got 100$'): m(torch.zeros(1, 1, 100))
         assert m(torch.zeros(1, 1, 513)).shape[-1] == 1                       # n_fft // 2 + 1 samples: enough for one frame
 
 

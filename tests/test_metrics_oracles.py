@@ -74,3 +74,42 @@ def test_top1_figure_chance_line_percent_axis_and_title():
     plain = plot_top1_ci(['a'], [0.5], [wilson_interval(50, 100)], title='mine')
     assert plain.get_legend() is None and plain.get_title() == 'mine' and len(plain.lines) == 0 or all(
         l.get_linestyle() != ':' for l in plain.lines)
+
+
+def _sklearn_bootstrap(yt, yp, n_boot, seed, confidence):
+    "The percentile-bootstrap intervals computed independently: scikit-learn's scores on each resample of clips (the same draws)."
+    import sklearn.metrics as skm
+    idx = np.random.default_rng(seed).integers(0, len(yt), (n_boot, len(yt)))
+    ba = [skm.balanced_accuracy_score(yt[i], yp[i]) for i in idx]
+    f1 = [skm.f1_score(yt[i], yp[i], average='macro') for i in idx]      # over the classes present in the resample, as ours
+    q = [(1 - confidence) / 2, (1 + confidence) / 2]
+    return np.quantile(ba, q), np.quantile(f1, q)
+
+
+@pytest.mark.parametrize('confidence', [0.95, 0.8])
+def test_balanced_intervals_match_scikit_learn_on_every_resample(confidence):
+    """Unbalanced labels with a rare class (support 1 in many resamples) and a classifier that over-predicts one class
+    (precision != recall), scored without a warning. Catches: F1's predicted counts taken from the wrong axis (F1 = recall),
+    a class of support 1 left out of the recall mean, `support - predicted` in F1's guard, the interval's quantiles moved
+    ((1 - c) * 2, / 3), resamples drawn from index 1, the default seed or resample count changed, a warning left on."""
+    import warnings
+    from mgr_course.metrics import balanced_metrics_with_ci
+    rng = np.random.default_rng(7)
+    yt = np.r_[np.zeros(30, int), np.ones(12, int), np.full(6, 2), [3]]
+    yp = np.where(rng.random(len(yt)) < 0.6, yt, 0)                                   # errors go to class 0
+    ba_ci, f1_ci = _sklearn_bootstrap(yt, yp, 1000, 0, confidence)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')                                                  # 0/0 of an absent class must stay silent
+        r = balanced_metrics_with_ci(yt, yp, 4, confidence=confidence)                  # the defaults: 1,000 resamples, seed 0
+    assert r['balanced_accuracy_ci'] == pytest.approx(ba_ci) and r['macro_f1_ci'] == pytest.approx(f1_ci)
+
+
+def test_balanced_metrics_infer_the_classes_from_predicted_classes():
+    "Predicted classes [N] and no n_classes: K is the largest class seen + 1 (catches K - 1, K + 2: an absent class scored 0 in macro-F1)."
+    import sklearn.metrics as skm
+    from mgr_course.metrics import balanced_metrics_with_ci, balanced_accuracy, confusion_matrix
+    yt, yp = np.array([0, 0, 1, 1, 2, 2, 2]), np.array([0, 1, 1, 1, 2, 0, 2])
+    r = balanced_metrics_with_ci(yt, yp, n_boot=50)
+    assert r['macro_f1'] == pytest.approx(skm.f1_score(yt, yp, average='macro'))
+    assert r['balanced_accuracy'] == pytest.approx(skm.balanced_accuracy_score(yt, yp))
+    assert balanced_accuracy(np.zeros((3, 3), int)) == 0.0                              # no clip at all: 0, not a perfect score
