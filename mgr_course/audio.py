@@ -6,7 +6,7 @@ Docs: https://mgr-course.github.io/mgr_course/audio.html.md"""
 
 # %% ../nbs/02_audio.ipynb #6c6dfb1f
 from __future__ import annotations
-import random, contextlib
+import random, contextlib, threading
 import numpy as np
 import torch
 from audiomentations import Compose, AddGaussianNoise, TimeStretch, PitchShift
@@ -59,12 +59,16 @@ class Augment:
         return a.astype(np.float32, copy=False)
 
 # %% ../nbs/02_audio.ipynb #190c4bf3
+_NOISE = threading.local()   # each thread's noise buffer, reused: a fresh tensor per draw keeps threads from drawing in parallel
+
 def add_noise(x: np.ndarray, rng: np.random.Generator, cfg: Config | None = None) -> np.ndarray:
     "AddGaussianNoise on a 1-D float32 array, in place: with probability cfg.p_noise, white noise of amplitude uniform in cfg.noise_amplitude."
     cfg = cfg or CFG
     u, amplitude, seed = rng.random(), rng.uniform(*cfg.noise_amplitude), int(rng.integers(2**63))   # always three draws
     if u >= cfg.p_noise: return x
-    noise = torch.randn(len(x), generator=torch.Generator().manual_seed(seed)).numpy()   # torch's normal sampler: 2-3x NumPy's
+    buf = getattr(_NOISE, 'buf', None)
+    if buf is None or len(buf) != len(x): buf = _NOISE.buf = torch.empty(len(x))
+    noise = buf.normal_(generator=torch.Generator().manual_seed(seed)).numpy()   # = torch.randn(len(x), generator=...): 2-3x NumPy's sampler
     noise *= np.float32(amplitude)
     return np.add(x, noise, out=x)
 

@@ -2,6 +2,7 @@
 import random
 import numpy as np
 import pytest
+import torch
 from mgr_course.config import CFG
 from mgr_course.audio import Augment, seeded_globals
 
@@ -71,3 +72,17 @@ def test_split_augmentation_expensive_once_cheap_per_step(crop):
     assert add_noise(x, np.random.default_rng(0), CFG.replace(p_noise=0.)) is x and np.array_equal(x, crop)
     applied = [not np.array_equal(add_noise(crop.copy(), np.random.default_rng(s)), crop) for s in range(60)]
     assert 15 < sum(applied) < 45                                            # p_noise = 0.5
+
+def test_noise_is_torch_normal_draw_whatever_thread_or_length(crop):
+    """The noise is exactly `amplitude * torch.randn(len, generator seeded by the third draw)` (what trained runs used), also in
+    threads that reuse a buffer, and for a crop of another length (catches a stale buffer reused across lengths or threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from mgr_course.audio import add_noise
+    always = CFG.replace(p_noise=1.)
+    def expected(x, seed):
+        r = np.random.default_rng(seed); r.random(); amp = r.uniform(*always.noise_amplitude); s = int(r.integers(2**63))
+        return x + torch.randn(len(x), generator=torch.Generator().manual_seed(s)).numpy() * np.float32(amp)
+    cases = [(crop[:n].copy(), seed) for seed in range(6) for n in (len(crop), 1000, 17)]
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(lambda c: add_noise(c[0].copy(), np.random.default_rng(c[1]), always), cases))
+    for (x, seed), g in zip(cases, got): assert np.array_equal(g, expected(x, seed))

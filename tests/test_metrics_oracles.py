@@ -113,3 +113,13 @@ def test_balanced_metrics_infer_the_classes_from_predicted_classes():
     assert r['macro_f1'] == pytest.approx(skm.f1_score(yt, yp, average='macro'))
     assert r['balanced_accuracy'] == pytest.approx(skm.balanced_accuracy_score(yt, yp))
     assert balanced_accuracy(np.zeros((3, 3), int)) == 0.0                              # no clip at all: 0, not a perfect score
+
+
+def test_balanced_metrics_take_the_classes_from_the_probabilities():
+    "Probabilities [N, 4] whose class 3 never occurs: 4 classes, the absent one scored 0 in macro-F1 as scikit-learn's labels=range(4) does (catches K read from the labels instead)."
+    import sklearn.metrics as skm
+    from mgr_course.metrics import balanced_metrics_with_ci
+    yt, yp = np.array([0, 0, 1, 1, 2, 2, 2]), np.array([0, 1, 1, 1, 2, 0, 2])
+    r = balanced_metrics_with_ci(yt, np.eye(4)[yp], n_boot=50)
+    assert r['macro_f1'] == pytest.approx(skm.f1_score(yt, yp, labels=range(4), average='macro', zero_division=0))
+    assert r['macro_f1'] < skm.f1_score(yt, yp, average='macro')
