@@ -6,6 +6,7 @@ Docs: https://mgr-course.github.io/mgr_course/predict.html.md"""
 
 # %% ../nbs/09a_predict.ipynb #3de42b0c
 from __future__ import annotations
+import json
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -100,15 +101,22 @@ def clip_probabilities(path, runs: Path | None = None, cfg: Config | None = None
     return pd.DataFrame(p.numpy(), index=names, columns=list(cfg.genres))
 
 # %% ../nbs/09a_predict.ipynb #94edb1c4
+def _same_training(train: dict, run: Path) -> bool:
+    "A results row's training record agrees with the run folder's own summary (steps, best epoch, its loss), where the folder has one: a longer budget keeps the identity (it continues the run), so the identity alone cannot tell a default run from a 4x one."
+    try: summary = json.loads((run/'summary.json').read_text())
+    except (OSError, ValueError): return True
+    return all(train.get(k) == summary.get(k) for k in ('steps', 'best_epoch', 'best_valid_loss'))
+
 def _results_of(name: str, runs: Path, cfg: Config, results=None):
-    "The results.json (and its path) whose row `name` was computed from exactly the networks saved in `runs` (same identities); else (None, None)."
+    "The results.json (and its path) whose row `name` was computed from exactly the networks saved in `runs` (same identities, same training); else (None, None)."
     members = ensemble_members(name, cfg) if name in dict(cfg.ensembles) else (name,)
     ids = {m: saved_identity(runs/m/'model.pt') for m in members}
     for p in find_results(results):
         try: res = load_results(p)
         except (OSError, ValueError): continue
         rows = res.get('rows', {})
-        if name in rows and all(ids[m] is not None and rows.get(m, {}).get('train', {}).get('identity') == ids[m] for m in members): return res, p
+        if name in rows and all(ids[m] is not None and rows.get(m, {}).get('train', {}).get('identity') == ids[m]
+                                and _same_training(rows[m]['train'], runs/m) for m in members): return res, p
     return None, None
 
 def trained_on(name: str, runs: Path | None = None, cfg: Config | None = None, path: Path | None = None, results: Path | None = None) -> str:

@@ -345,3 +345,21 @@ def test_playground_widget(runs, clips, monkeypatch):
     monkeypatch.setattr(predict, 'clip_table', lambda cfg, progress=True: tables.append((cfg, progress)) or clips)
     assert len(predict.playground(cfg=PAIR, runs=runs).children[1].options) == 4 and tables == [(PAIR, False)]
     plt.close('all')
+
+def test_trained_on_tells_a_longer_budget_of_the_same_settings_apart(runs, tmp_path):
+    """A 4x budget keeps the run's identity (it continues the run), so two results.json can carry the saved networks'
+    identity: the one whose training record (steps, best epoch, its loss) is the run folder's summary is quoted, whichever
+    is newer (catches the identity alone deciding: the newest file would win, the wrong network's accuracy quoted)."""
+    import json, os
+    summary = dict(steps=500, best_epoch=19, best_valid_loss=0.86)
+    (runs/'Mel2DCNN'/'summary.json').write_text(json.dumps(summary))
+    mine = write_results(tmp_path/'default', runs, {'Mel2DCNN': 0.72})
+    longer = write_results(tmp_path/'longer', runs, {'Mel2DCNN': 0.60})
+    for p, train in [(mine, summary), (longer, dict(steps=325, best_epoch=8, best_valid_loss=1.10))]:
+        res = json.loads(p.read_text()); res['rows']['Mel2DCNN']['train'].update(train); p.write_text(json.dumps(res))
+    results = tmp_path/'all'; results.mkdir()
+    for p, age in [(mine, 100), (longer, 0)]:                       # the longer run's file is the newer one
+        (results/p.parent.parent.name).symlink_to(p.parent, target_is_directory=True); os.utime(p, (p.stat().st_atime, p.stat().st_mtime - age))
+    assert '72.0%' in predict.trained_on('Mel2DCNN', runs, FOUR, results=results)
+    (runs/'Mel2DCNN'/'summary.json').write_text(json.dumps(dict(steps=325, best_epoch=8, best_valid_loss=1.10)))
+    assert '60.0%' in predict.trained_on('Mel2DCNN', runs, FOUR, results=results)
