@@ -307,7 +307,8 @@ def test_issue22_item4_runs_copied_to_another_machine_say_what_they_learned(runs
     assert "learned the synthetic stand-in's made-up genres, not real music" in card and '`mgr reproduce --data fma`' in card
     ident = torch.load(copy/'Mel2DCNN'/'model.pt', weights_only=True)['identity']
     res = dict(format=RESULTS_FORMAT, dataset='synthetic', dataset_root=f'data/{dataset_root().name}', clips=dict(training=27, validation=8, test=8),
-               rows={'Mel2DCNN': dict(train=dict(identity=ident), multicrop=dict(top1_accuracy=0.625, top1_ci=[0.31, 0.86]))})
+               rows={'Mel2DCNN': dict(train=dict(json.loads((copy/'Mel2DCNN'/'summary.json').read_text()), identity=ident),   # its training record, as a results.json holds it
+                                      multicrop=dict(top1_accuracy=0.625, top1_ci=[0.31, 0.86]))})
     (tmp_path/'results'/'run').mkdir(parents=True); (tmp_path/'results'/'run'/'results.json').write_text(json.dumps(res))
     card = predict.trained_on('Mel2DCNN', path=wav, results=tmp_path/'results')
     assert '(43 clips: 27 training, 8 validation, 8 test)' in card and '62.5% [31.0, 86.0]' in card, card
