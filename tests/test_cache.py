@@ -3,9 +3,7 @@ keyed by content and settings, atomic, refused before a disk that cannot hold th
 import errno, os, warnings
 from pathlib import Path
 import numpy as np
-import pandas as pd
 import pytest
-import soundfile as sf
 import torch
 import mgr_course.cache as cache
 import mgr_course.files as files
@@ -16,10 +14,9 @@ import mgr_course.bank as bank_module
 from mgr_course.cache import files_key, task_key, quantize, encode_shard, read_shard, cache_usage, cache_summary, clear_cache
 from mgr_course.bank import DecodedClips, AugmentBank, BankCrops, ClipCrops, prepare_caches
 
-from conftest import sine_clips, SINE_AMPS
+from conftest import sine_clips, SINE_AMPS as AMPS
 
 SR = CFG.sample_rate
-AMPS = SINE_AMPS
 
 @pytest.fixture(scope='module')
 def clips(tmp_path_factory):
@@ -245,7 +242,7 @@ def test_mgr_cache_lists_and_clears(clips, tmp_path, monkeypatch, capsys):
 
 def test_a_zst_row_that_decompresses_to_the_wrong_size_is_damaged(tmp_path):
     "A header that promises more samples than its frame holds: an OSError naming the file (read rebuilds it), never short data."
-    import json, zstandard
+    import json
     q = np.arange(-500, 500, dtype=np.int16)[None]
     blob = encode_shard(q, [1e-4], SR, 'zst')
     n = int.from_bytes(blob[4:8], 'little'); head = json.loads(blob[8:8 + n]); head['n'] += 10

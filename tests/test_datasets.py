@@ -1,7 +1,6 @@
 "Datasets and loader: shapes, decode failures, bad input, normalisation statistics (the caches behind them: tests/test_cache.py)."
 import warnings
 import numpy as np
-import pandas as pd
 import pytest
 import soundfile as sf
 import torch
@@ -14,10 +13,9 @@ from mgr_course.datasets import (CropDataset, RawAudioDataset, MelSpectrogramDat
                                  training_stats, collate_crops, EpochSampler)
 from mgr_course.features import LogMelSpectrogram
 
-from conftest import sine_clips, SINE_AMPS
+from conftest import sine_clips, SINE_AMPS as AMPS
 
 SR = CFG.sample_rate
-AMPS = SINE_AMPS
 
 @pytest.fixture(scope='module')
 def clips(tmp_path_factory):
