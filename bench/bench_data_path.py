@@ -46,7 +46,7 @@ def main():
     from mgr_course.learner import train_network, Callback, CancelFitException
     from mgr_course.models import network_names
     from mgr_course.cache import cache_usage
-    from mgr_course.bank import prepare_caches, AugmentBank, DecodedClips, BankCrops
+    from mgr_course.bank import prepare_caches, AugmentBank, DecodedClips, BankCrops, keep_decoded
     from mgr_course.learner import training_loaders
     from bench_training import measure_network, fixed_batch
 
@@ -55,7 +55,7 @@ def main():
         def after_step(self, learn): self.t = time.perf_counter(); raise CancelFitException()
 
     t0 = time.perf_counter()
-    clips = clip_table(CFG)
+    clips = clip_table(CFG, keep=keep_decoded(CFG))                          # as `mgr train` scans: the scan's decode feeds the caches
     t_scan = time.perf_counter() - t0
     first = FirstStep()
     try: train_network(a.network, CFG, clips=clips, runs=data/'bench-runs', cbs=(first,))

@@ -19,12 +19,15 @@ import audiomentations
 from .config import CFG, Config, data_dir, short_path
 from .data import load_audio, AudioError, center_crop_offset, crop_offsets, quiet_decoder
 from .audio import Augment, add_noise
-from .files import atomic_write, parallel_map, ensure_free_space, human_bytes
+from .files import atomic_write, parallel_map, ensure_free_space, human_bytes, free_bytes
 from .datasets import SPLITS, Batch, item_rng
-from .cache import (CACHE_VERSION, file_fingerprint, clip_key, quantize, cache_dir, read_shard, Shards, cache_usage)
+from .cache import (CACHE_VERSION, file_fingerprint, clip_key, quantize, cache_dir, read_shard, Shards, cache_usage,
+                               encode_shard, shard_path)
+import zstandard
 
 # %% auto #0
-__all__ = ['DecodedClips', 'AugmentBank', 'empty_batch', 'crop_threads', 'BankCrops', 'ClipCrops', 'prepare_caches']
+__all__ = ['DecodedClips', 'KeepDecoded', 'keep_decoded', 'AugmentBank', 'empty_batch', 'crop_threads', 'BankCrops', 'ClipCrops',
+           'prepare_caches']
 
 # %% ../nbs/04b_bank.ipynb #69632aa8
 def _decode(job):
@@ -77,8 +80,27 @@ class DecodedClips:
         "Float32 samples [offset, offset+frames) of clip i (to its end if frames is None), written into `out` if given."
         n = int(self.lengths[i]); frames = n - offset if frames is None else frames
         if offset < 0 or offset + frames > n: raise ValueError(f"samples [{offset}, {offset + frames}) are outside clip {i} ({n} samples)")
-        q, scale = self.shards.read(i, 0, offset, frames, keep=bool(self.kept[i]))
-        return np.multiply(q, np.float32(scale), out=out, dtype=np.float32)
+        if out is None: out = np.empty(frames, np.float32)
+        return self.shards.read(i, 0, offset, frames, keep=bool(self.kept[i]), out=out)[0]
+
+class KeepDecoded:
+    "What the scan hands the caches (see `keep_decoded`): one good clip's decoded samples, written as its decoded shard in `codec` unless the disk is short."
+    def __init__(self, sample_rate: int, codec: str): self.sample_rate, self.codec = sample_rate, codec
+    def __call__(self, path, samples: np.ndarray):
+        if not np.isfinite(samples).all(): return            # DecodedClips' own decode will name this fault
+        sr = self.sample_rate
+        p = shard_path(f'decoded-{sr}', clip_key(path, 'decoded', sample_rate=sr), self.codec)
+        if p.exists(): return
+        q, scale = quantize(samples)
+        blob = encode_shard(q, [scale], sr, self.codec)
+        try:
+            if free_bytes(cache_dir()) > len(blob) + 100 * 10**6: atomic_write(p, blob)
+        except OSError: pass       # only a saving: the cache's build decodes this clip again, and reports a real fault itself
+
+def keep_decoded(cfg: Config | None = None):
+    "`clip_table(cfg, keep=keep_decoded(cfg))`: the scan's decode feeds the caches, so no clip is decoded twice; validation and test clips become their FLAC shards, training clips a zst one that the bank's build reads, then deletes."
+    sr = (cfg or CFG).sample_rate
+    return lambda split: KeepDecoded(sr, 'zst' if split == 'training' else 'flac')
 
 # %% ../nbs/04b_bank.ipynb #bf24fe69
 def _views(job):
@@ -92,13 +114,28 @@ def _views(job):
         out[v, :n], scales[v] = quantize(aug(y[start:start + n], seed=int(rng.integers(2**63))))
     return out, scales
 
+_DAMAGED = (OSError, ValueError, KeyError, zstandard.ZstdError, sf.LibsndfileError)   # what reading a damaged shard raises
+
+def _size(p: Path) -> int:
+    try: return p.stat().st_size
+    except OSError: return 0
+
+def _training_samples(decoded_job, decoded_path: Path) -> np.ndarray:
+    "One training clip's float32 samples: from the scan's zst shard or a FLAC one, else decoded from its file; a shard that is damaged or of another length is passed over."
+    for p in (decoded_path.with_suffix('.zst'), decoded_path):
+        if not p.exists(): continue
+        try: q, scale = read_shard(p)
+        except _DAMAGED: continue
+        if len(q) == decoded_job[2]: return np.multiply(q, np.float32(scale), dtype=np.float32)
+    q, (scale,) = _decoded_shard(decoded_job)
+    return np.multiply(q, np.float32(scale), dtype=np.float32)
+
 def _bank_shard(job) -> tuple:
-    "The views of one training clip, from its decoded shard when there is one, else decoded from its file (and not kept)."
+    "The views of one training clip, from the samples the scan kept (then deleted) or its decoded shard, else decoded from its file (not kept)."
     decoded_job, decoded_path, track_id, seed, views, length, cfg = job
-    if decoded_path.exists(): q, scale = read_shard(decoded_path)
-    else: q, (scale,) = _decoded_shard(decoded_job)
-    y = np.multiply(q, np.float32(scale), dtype=np.float32)
-    return _views((y, track_id, seed, views, length, cfg))
+    views = _views((_training_samples(decoded_job, decoded_path), track_id, seed, views, length, cfg))
+    decoded_path.with_suffix('.zst').unlink(missing_ok=True)     # the scan's shard, used or passed over: the bank holds what training needs
+    return views
 
 class AugmentBank:
     "`views` time-stretched / pitch-shifted views (`crop_samples * 9/8` long) of each training clip of `decoded`: one zst shard per clip, built when first read."
@@ -116,6 +153,14 @@ class AugmentBank:
         keys = [clip_key(decoded.clips.path.iloc[i], 'bank', track_id=int(decoded.track_ids[i]), **settings) for i in self.index]
         jobs = [(d.jobs[i], d.path(i), int(decoded.track_ids[i]), self.seed, self.views, self.length, cfg) for i in self.index]
         self.shards = Shards('bank', keys, jobs, _bank_shard, cfg.sample_rate, [self.views * self.length * 2] * len(keys), cache, codec='zst')
+        self.shards.frees = lambda index: sum(_size(self._scanned(i)) for i in index)    # the disk check counts what the build deletes
+        if cache:                                   # the scan's samples of a clip whose views are built: nothing will read them
+            for i in range(len(self)):
+                if self.shards.path(i).exists(): self._scanned(i).unlink(missing_ok=True)
+
+    def _scanned(self, i: int) -> Path:
+        "Where the scan keeps training clip i's decoded samples until its bank shard is built (`keep_decoded`)."
+        return self.decoded.shards.path(self.index[i]).with_suffix('.zst')
 
     def __len__(self): return len(self.index)
     @property
@@ -125,8 +170,8 @@ class AugmentBank:
         "Float32 samples [offset, offset+frames) of view v of training clip i, written into `out` if given."
         frames = int(self.valid[i]) - offset if frames is None else frames
         if offset < 0 or offset + frames > self.valid[i]: raise ValueError(f"samples [{offset}, {offset + frames}) are outside view {i}/{v} ({self.valid[i]} samples)")
-        q, scale = self.shards.read(i, v, offset, frames)
-        return np.multiply(q, np.float32(scale), out=out, dtype=np.float32)
+        if out is None: out = np.empty(frames, np.float32)
+        return self.shards.read(i, v, offset, frames, out=out)[0]
 
 # %% ../nbs/04b_bank.ipynb #b0c87596
 def _madvise():

@@ -6,7 +6,7 @@ Docs: https://mgr-course.github.io/mgr_course/cache.html.md"""
 
 # %% ../nbs/04a_cache.ipynb #103a1676
 from __future__ import annotations
-import os, io, sys, json, ctypes, hashlib, shutil, warnings
+import os, io, sys, json, ctypes, hashlib, shutil, warnings, threading
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -88,11 +88,13 @@ def shard_path(kind: str, key: str, codec: str = 'flac') -> Path:
 
 def _split_bytes(row: np.ndarray) -> bytes: return np.ascontiguousarray(row, np.int16).view(np.uint8).reshape(-1, 2).T.tobytes()
 
-def _join_bytes(b: bytes, n: int, offset: int = 0, frames: int = -1) -> np.ndarray:
-    "Samples [offset, offset+frames) of a row of `n` int16 stored as split bytes: its n low bytes, then its n high bytes."
+def _join_bytes(b, n: int, offset: int = 0, frames: int = -1, out: np.ndarray | None = None) -> np.ndarray:
+    "Samples [offset, offset+frames) of a row of `n` int16 stored as split bytes (its n low bytes, then its n high bytes), into `out` if given."
     frames = n - offset if frames < 0 else frames
     a = np.frombuffer(b, np.uint8)
-    return (a[n + offset:n + offset + frames].astype(np.int16) << 8) | a[offset:offset + frames]   # 3x a strided byte copy
+    q = np.empty(frames, np.int16) if out is None else out
+    np.copyto(q, a[n + offset:n + offset + frames]); q <<= 8; q |= a[offset:offset + frames]   # in place: no temporary arrays
+    return q
 
 def encode_shard(q: np.ndarray, scales, sample_rate: int, codec: str = 'flac') -> bytes:
     "int16 rows `q` ([n] or [rows, n]) and their float `scales` as the bytes of one lossless file: FLAC, or zstd on split bytes ('zst')."
@@ -111,20 +113,44 @@ def _check_span(path, row, offset, frames, rows, n):
     if not (0 <= row < rows and 0 <= offset and offset + frames <= n):
         raise ValueError(f"{path}: samples [{offset}, {offset + frames}) of row {row} are outside the shard ({rows} rows of {n})")
 
-def _read_zst(path, row: int, offset: int, frames: int) -> tuple[np.ndarray, float]:
-    with open(path, 'rb') as f:
+_SCRATCH = threading.local()   # each thread's buffers and decompressor, reused: a crop read into `out` allocates nothing
+_HEADS: dict = {}              # (path, size, mtime) -> a zst shard's header (rows, n, scales, where each row starts), parsed once
+
+def _scratch(name: str, nbytes: int) -> np.ndarray:
+    "This thread's reusable buffer `name`, `nbytes` long (uint8); grown when a longer one is asked for."
+    b = getattr(_SCRATCH, name, None)
+    if b is None or len(b) < nbytes: b = np.empty(nbytes, np.uint8); setattr(_SCRATCH, name, b)
+    return b[:nbytes]
+
+def _zst_head(f, path) -> tuple:
+    "`(rows, n, scales, starts)` of the open zst shard `f`, `starts[r]` the file offset of row r's frame (`starts[-1]`: the end)."
+    st = os.fstat(f.fileno()); k = (str(path), st.st_size, st.st_mtime_ns)
+    if k not in _HEADS:
         if f.read(4) != ZST_MAGIC: raise OSError(f"{path}: not a shard of this course: it is damaged")
         head = json.loads(f.read(int.from_bytes(f.read(4), 'little')))
-        n = head['n']; frames = n - offset if frames < 0 else frames
-        _check_span(path, row, offset, frames, head['rows'], n)
-        f.seek(sum(head['sizes'][:row]), 1); z = f.read(head['sizes'][row])
-    b = zstandard.ZstdDecompressor().decompress(z)
-    if len(b) != 2 * n: raise OSError(f"{path}: row {row} decompresses to {len(b)} bytes, not {2 * n}: it is damaged")
-    return _join_bytes(b, n, offset, frames), head['scales'][row]
+        if len(_HEADS) > 200_000: _HEADS.clear()                   # FMA large's bank has 85,000 shards: bounded anyway
+        _HEADS[k] = (head['rows'], head['n'], head['scales'], np.cumsum([f.tell(), *head['sizes']]).tolist())
+    return _HEADS[k]
 
-def read_shard(path, row: int = 0, offset: int = 0, frames: int = -1) -> tuple[np.ndarray, float]:
-    "`(int16 samples, scale)` of `frames` samples (-1: to the row's end) from `offset` of row `row` of a shard file."
-    if Path(path).suffix == '.zst': return _read_zst(path, row, offset, frames)
+def _read_zst(path, row: int, offset: int, frames: int, out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    with open(path, 'rb', buffering=0) as f:
+        rows, n, scales, starts = _zst_head(f, path)
+        frames = n - offset if frames < 0 else frames
+        _check_span(path, row, offset, frames, rows, n)
+        z = _scratch('z', starts[row + 1] - starts[row]); f.seek(starts[row])
+        if f.readinto(z) != len(z): raise OSError(f"{path}: the file ends inside row {row}: it is damaged")
+    if not hasattr(_SCRATCH, 'dctx'): _SCRATCH.dctx = zstandard.ZstdDecompressor()
+    b, got = _scratch('raw', 2 * n + 1), 0
+    with _SCRATCH.dctx.stream_reader(z) as r:
+        while got <= 2 * n and (k := r.readinto(b[got:])): got += k
+    if got != 2 * n: raise OSError(f"{path}: row {row} decompresses to {'more than ' if got > 2 * n else ''}{got} bytes, not {2 * n}: it is damaged")
+    if out is None: return _join_bytes(b, n, offset, frames), scales[row]
+    q = _join_bytes(b, n, offset, frames, _scratch('q', 2 * frames).view(np.int16))
+    return np.multiply(q, np.float32(scales[row]), out=out, dtype=np.float32), scales[row]
+
+def read_shard(path, row: int = 0, offset: int = 0, frames: int = -1, out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    "`(int16 samples, scale)` of `frames` samples (-1: to the row's end) from `offset` of row `row` of a shard file; with `out` (float32), the samples times the scale written there: `(out, scale)`."
+    if Path(path).suffix == '.zst': return _read_zst(path, row, offset, frames, out)
     with sf.SoundFile(path) as f:
         meta = json.loads(f.comment)
         n = f.frames // meta['rows']
@@ -133,7 +159,8 @@ def read_shard(path, row: int = 0, offset: int = 0, frames: int = -1) -> tuple[n
         f.seek(row * n + offset)
         q = f.read(frames, dtype='int16')
     if len(q) != frames: raise OSError(f"{path}: the shard holds fewer samples than its header says: it is damaged")
-    return q, meta['scales'][row]
+    if out is None: return q, meta['scales'][row]
+    return np.multiply(q, np.float32(meta['scales'][row]), out=out, dtype=np.float32), meta['scales'][row]
 
 # %% ../nbs/04a_cache.ipynb #aa2ffb06
 SHARE = dict(flac=0.7, zst=0.85)   # a shard's size over int16's, at most about: the disk check's estimate (measured: 0.55 and 0.77 here)
@@ -158,6 +185,7 @@ class Shards:
         if codec not in CODECS: raise ValueError(f"codec must be one of {CODECS}, not {codec!r}")
         self.kind, self.keys, self.jobs, self.make, self.sample_rate, self.cache, self.codec = kind, keys, jobs, make, sample_rate, cache, codec
         self.raw_bytes, self._memory, self._complete, self._paths = np.asarray(raw_bytes, np.int64), {}, False, {}
+        self.frees = None      # optional: `frees(index)`, the bytes that building shards `index` deletes (the bank: the scan's decoded clips)
     def __len__(self): return len(self.keys)
     def path(self, i: int) -> Path:
         "Shard i's file (remembered: a crop's read should not walk the folders up to the clone each time)."
@@ -173,9 +201,19 @@ class Shards:
         if not self._complete: self._complete = not self.cache or not self.missing()
         return self._complete
 
-    def estimate(self, index: list) -> int:
-        "Bytes the shards `index` will take on disk, about (`SHARE` of their int16 size for the codec)."
+    def size(self, index: list) -> int:
+        "Bytes the shards `index` will take on disk, about: `SHARE` of their int16 size for the codec."
         return int(self.raw_bytes[list(index)].sum() * SHARE[self.codec])
+
+    def estimate(self, index: list) -> int:
+        "Bytes that building the shards `index` adds on disk, about: their `size`, less what the build deletes (`frees`)."
+        return max(0, self.size(index) - (self.frees(index) if self.frees else 0))
+
+    def plan(self, index: list) -> str:
+        "What building the shards `index` takes, as messages say it: 'up to about 12.5 GB in data/cache', and what it deletes."
+        freed = self.frees(index) if self.frees else 0
+        return (f"up to about {human_bytes(self.size(index))} in {cache_where()}" +
+                (f", deleting the {human_bytes(freed)} of decoded samples the scan left for it" if freed else ''))
 
     def check_space(self, missing: list | None = None, source: str | None = None):
         "Refuse (`NotEnoughSpace`, one line) before building when the cache's disk cannot hold the missing shards."
@@ -190,7 +228,7 @@ class Shards:
         if not missing: return {}
         if not self.cache: return {i: e for i in missing if (e := self._try_get(i, tuple(skip)))}
         self.check_space(missing)
-        if progress: print(f"caching {len(missing)} clips ({self.kind}): up to about {human_bytes(self.estimate(missing))} in {cache_where()}", file=sys.stderr)
+        if progress: print(f"caching {len(missing)} clips ({self.kind}): {self.plan(missing)}", file=sys.stderr)
         errors = parallel_map(_try_build, [(self.make, self.jobs[i], self.path(i), self.sample_rate, tuple(skip)) for i in missing], n_jobs,
                               progress, desc=desc or f'caching {len(missing)} clips ({self.kind})', chunksize=1)
         return {i: e for i, e in zip(missing, errors) if e}
@@ -203,16 +241,17 @@ class Shards:
         try: self._get(i); return ''
         except skip as e: return str(e)
 
-    def read(self, i: int, row: int = 0, offset: int = 0, frames: int = -1, keep: bool = True) -> tuple[np.ndarray, float]:
-        "`(int16 samples, scale)` of row `row` of shard i, from `offset`: built first if it is missing (kept unless `keep=False`), rebuilt once if damaged."
+    def read(self, i: int, row: int = 0, offset: int = 0, frames: int = -1, keep: bool = True, out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        "`(int16 samples, scale)` of row `row` of shard i, from `offset` (with `out`, as `read_shard`): built first if it is missing (kept unless `keep=False`), rebuilt once if damaged."
         path = self.path(i)
         if not self.cache or not (keep or path.exists()):
             q, scales = self._get(i) if not self.cache else self.make(self.jobs[i])
-            q = np.atleast_2d(q)[row]
-            return q[offset: len(q) if frames < 0 else offset + frames], float(np.atleast_1d(scales)[row])
+            q, scale = np.atleast_2d(q)[row], float(np.atleast_1d(scales)[row])
+            q = q[offset: len(q) if frames < 0 else offset + frames]
+            return (q, scale) if out is None else (np.multiply(q, np.float32(scale), out=out, dtype=np.float32), scale)
         for attempt in (0, 1):
             _build_shard((self.make, self.jobs[i], path, self.sample_rate))
-            try: return read_shard(path, row, offset, frames)
+            try: return read_shard(path, row, offset, frames, out)
             except (sf.LibsndfileError, zstandard.ZstdError, json.JSONDecodeError, KeyError, OSError) as e:
                 if attempt: raise OSError(f"{path}: cannot read this cache file ({e}); delete the caches (`mgr cache --clear`) and run again") from e
                 warnings.warn(f"{short_path(path)} is damaged ({e}): building it again", RuntimeWarning)

@@ -133,12 +133,13 @@ def cmd_train(args):
     "Train the networks `names` (default all) into their run folders."
     from mgr_course.models import network_names
     from mgr_course.data import clip_table
+    from mgr_course.bank import keep_decoded
     from mgr_course.learner import train_network, distributed_rank
     from mgr_course.distributed import under_torchrun, launch_torchrun, rank_failures, data_parallel_options
     from mgr_course.files import writable_folder
     cfg = _config(args); names = _names(args.names, network_names(), 'network')
     if args.runs: writable_folder(args.runs, '--runs')    # before the dataset is generated or scanned
-    clips = clip_table(cfg); runs = _runs(args, cfg, clips)
+    clips = clip_table(cfg, keep=keep_decoded(cfg)); runs = _runs(args, cfg, clips)   # the scan's decode feeds the caches
     writable_folder(runs, _source(runs, args))          # before any training (the default run folder: under MGR_DATA)
     if args.nproc > 1 and not under_torchrun(): return launch_torchrun(args.nproc, args.argv, cfg)   # each process runs this command
     for name in names:
@@ -159,6 +160,7 @@ def _print_metrics(name, r):
 def _split_clips(args, cfg, load):
     "`load(runs)` and the clean clips of `--split`: the runs of `--runs`, else found from the saved models (by the dataset's name before any clip is read, so nothing is generated and an untrained network fails first; then by the clips' own task)."
     from mgr_course.data import clip_table, check_splits, dataset_root
+    from mgr_course.bank import keep_decoded
     from mgr_course.cache import task_key
     from mgr_course.learner import find_runs
     runs = Path(args.runs) if args.runs else None
@@ -167,7 +169,7 @@ def _split_clips(args, cfg, load):
         except FileNotFoundError:
             if not dataset_root(cfg).exists(): raise     # nothing trained for it, and no dataset: none is generated to look
     models = load(runs) if runs is not None else None   # a copy of a trained dataset under another name: found by its task below
-    clips = check_splits(clip_table(cfg), [args.split], f'`mgr {args.command} --split {args.split}`')
+    clips = check_splits(clip_table(cfg, keep=keep_decoded(cfg)), [args.split], f'`mgr {args.command} --split {args.split}`')
     if not args.runs and (mine := find_runs(cfg, task_key(clips, cfg.genres))) != runs: models = load(mine)
     return models, clips
 

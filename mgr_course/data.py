@@ -213,8 +213,8 @@ def crop_offsets(samples: int, n: int) -> list[int]:
 REASONS = ('missing', 'empty', 'undecodable', 'silent', 'too short')
 SILENCE = 1e-4          # peak amplitude below which a clip counts as silent (-80 dBFS)
 
-def scan_clip(path, sr: int = CFG.sample_rate, min_samples: int = CFG.crop_samples) -> tuple:
-    "(samples at `sr`, reason, detail) for one clip; reason is '' for a good clip, else one of `REASONS`."
+def scan_clip(path, sr: int = CFG.sample_rate, min_samples: int = CFG.crop_samples, keep=None) -> tuple:
+    "(samples at `sr`, reason, detail) for one clip; reason is '' for a good clip, else one of `REASONS`. A good clip's samples go to `keep(path, samples)` if given (a cache's, so that it is decoded once)."
     path = Path(path)
     if not path.exists(): return 0, 'missing', f'{path} does not exist'
     if path.stat().st_size == 0: return 0, 'empty', '0 bytes'
@@ -224,6 +224,7 @@ def scan_clip(path, sr: int = CFG.sample_rate, min_samples: int = CFG.crop_sampl
     peak = float(np.abs(x).max())
     if peak < SILENCE: return len(x), 'silent', f'peak {peak:.1e}'
     if len(x) < min_samples: return len(x), 'too short', f'{len(x)/sr:.2f} s < one crop ({min_samples/sr:.2f} s)'
+    if keep is not None: keep(path, x)
     return len(x), '', ''
 
 def _scan_row(a): return scan_clip(*a)
@@ -232,8 +233,8 @@ def _scan_row(a): return scan_clip(*a)
 SCAN_VERSION = 1
 
 def scan_clips(paths: pd.Series, sr: int = CFG.sample_rate, min_samples: int = CFG.crop_samples, cache: Path | None = None,
-               n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
-    "Scan the clips `paths` (index track_id): columns samples, reason, detail; reuses and updates the csv `cache`."
+               n_jobs: int = 2, progress: bool = True, keep: pd.Series | None = None) -> pd.DataFrame:
+    "Scan the clips `paths` (index track_id): columns samples, reason, detail; reuses and updates the csv `cache`. `keep` (like `paths`: a callable or None per clip) receives each good clip's samples as `scan_clip` says."
     paths = paths.astype(str)
     def stat(p):
         try: s = os.stat(p); return s.st_size, s.st_mtime_ns
@@ -247,7 +248,8 @@ def scan_clips(paths: pd.Series, sr: int = CFG.sample_rate, min_samples: int = C
         if not {'key', 'samples', 'reason', 'detail'} <= set(old.columns): old = pd.DataFrame(columns=['key', 'samples', 'reason', 'detail'])
     hit = st.index.isin(old.index) & (old.reindex(st.index)['key'].to_numpy() == st['key'].to_numpy())
     todo = st.index[~hit]
-    rows = parallel_map(_scan_row, [(p, sr, min_samples) for p in paths[todo]], n_jobs, progress,
+    keeps = [None] * len(todo) if keep is None else keep.reindex(todo).tolist()
+    rows = parallel_map(_scan_row, [(p, sr, min_samples, k) for p, k in zip(paths[todo], keeps)], n_jobs, progress,
                         desc=f'scanning {len(todo)} clips', chunksize=8)
     new = pd.DataFrame(rows, columns=['samples', 'reason', 'detail'], index=todo).assign(key=st.loc[todo, 'key'])
     res = pd.concat([old.reindex(st.index[hit]), new]).reindex(st.index)
@@ -266,14 +268,15 @@ def _save_scan_cache(res: pd.DataFrame, cache: Path):
             print(f"note: {e}; the scan results are kept in memory only, and the clips will be scanned again next time", file=sys.stderr)
         _UNSAVED.add(cache)
 
-def scan_dataset(cfg: Config | None = None, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
-    "Every clip of `cfg.subset` (FMA small by default) in `cfg.dataset`, scanned: genre, label, split, path, samples, reason ('' if good), detail."
+def scan_dataset(cfg: Config | None = None, n_jobs: int = 2, progress: bool = True, keep=None) -> pd.DataFrame:
+    "Every clip of `cfg.subset` (FMA small by default) in `cfg.dataset`, scanned: genre, label, split, path, samples, reason ('' if good), detail. `keep(split)`, if given, says what receives the samples of a good clip of that split (see `scan_clip`), or None."
     cfg = cfg or CFG
     root = ensure_dataset(cfg, progress)
     tracks_csv = root/'fma_metadata'/'tracks.csv'
     clips = subset_clips(load_tracks(tracks_csv), cfg, tracks_csv)
     clips['path'] = [str(audio_path(root, t, cfg.subset).absolute()) for t in clips.index]
-    s = scan_clips(clips.path, cfg.sample_rate, cfg.crop_samples, root/'.scan-cache.csv', n_jobs, progress)
+    keeps = None if keep is None else pd.Series([keep(s) for s in clips.split], clips.index, dtype=object)
+    s = scan_clips(clips.path, cfg.sample_rate, cfg.crop_samples, root/'.scan-cache.csv', n_jobs, progress, keeps)
     clips = clips.join(s)
     clips.attrs['root'] = str(root)
     return clips
@@ -283,10 +286,10 @@ def cleaning_report(scanned: pd.DataFrame) -> pd.DataFrame:
     return scanned.loc[scanned.reason != '', ['reason', 'detail', 'genre', 'split']]
 
 # %% ../nbs/01_data.ipynb #f8797cf1
-def clip_table(cfg: Config | None = None, progress: bool = True) -> pd.DataFrame:
-    "The clean clips of `cfg.dataset`: index track_id, columns genre, label, split, path, samples (at cfg.sample_rate)."
+def clip_table(cfg: Config | None = None, progress: bool = True, keep=None) -> pd.DataFrame:
+    "The clean clips of `cfg.dataset`: index track_id, columns genre, label, split, path, samples (at cfg.sample_rate); `keep` as `scan_dataset`'s."
     cfg = cfg or CFG
-    s = scan_dataset(cfg, progress=progress)
+    s = scan_dataset(cfg, progress=progress, keep=keep)
     clips = s.loc[s.reason == '', ['genre', 'label', 'split', 'path', 'samples']].copy()
     clips.attrs['root'] = s.attrs['root']
     return clips

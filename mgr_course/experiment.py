@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 from .config import CFG, Config, repo_root, data_dir, short_path, default_device, cpu_model, autocast_dtype
 from .data import clip_table, dataset_root, ensure_dataset, check_splits
 from .cache import cache_summary
-from .bank import prepare_caches
+from .bank import prepare_caches, keep_decoded
 from .models import count_weights, network_names
 from .files import atomic_write
 from .learner import train_network, runs_dir, load_trained, plot_history, step_budget
@@ -139,7 +139,7 @@ def reproduce(cfg: Config | None = None, out: Path | None = None, runs: Path | N
     cfg, times, t0 = cfg or CFG, {}, time.time()
     if steps is not None or epochs is not None: step_budget(network_names()[0], 1, cfg, steps, epochs)   # a bad budget fails before any work
     with _timed(times, 'generate'): root = ensure_dataset(cfg, progress)
-    with _timed(times, 'scan'): clips = check_splits(clip_table(cfg, progress=progress), need='the main job')   # before any decoding
+    with _timed(times, 'scan'): clips = check_splits(clip_table(cfg, progress=progress, keep=keep_decoded(cfg)), need='the main job')   # its decode feeds the caches
     with _timed(times, 'cache + augmentation bank'):      # built once, shared by every network's training and the evaluation
         decoded, _ = prepare_caches(clips, cfg, progress=progress)
     runs = Path(runs) if runs is not None else runs_dir(cfg, clips)

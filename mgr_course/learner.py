@@ -18,11 +18,11 @@ import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 from .config import CFG, Config, default_device, data_dir, autocast_dtype, short_path
-from .files import atomic_write, file_lock, human_bytes
+from .files import atomic_write, file_lock
 from .data import clip_table, dataset_root, check_splits
 from .datasets import make_loader
-from .cache import task_key, cache_where
-from .bank import DecodedClips, AugmentBank, BankCrops, ClipCrops
+from .cache import task_key
+from .bank import DecodedClips, AugmentBank, BankCrops, ClipCrops, keep_decoded
 from .models import GenreClassifier, build_model, network_spec
 
 # %% auto #0
@@ -50,8 +50,8 @@ def training_loaders(clips: pd.DataFrame, cfg: Config | None = None, progress: b
     todo, valid_todo = bank.shards.missing(), [i for i in np.flatnonzero(decoded.splits == 'validation') if not decoded.shards.path(i).exists()]
     bank.shards.check_space(todo); decoded.shards.check_space(valid_todo)          # refuse now, not when the disk fills
     if progress and todo:
-        print(f"caches: the views of {len(todo)} training clips (up to about {human_bytes(bank.shards.estimate(todo))} in "
-              f"{cache_where()}) are built as the first epoch reads them, so it is slower than the next", file=sys.stderr)
+        print(f"caches: the views of {len(todo)} training clips ({bank.shards.plan(todo)}) are built as the first epoch reads "
+              f"them, so it is slower than the next", file=sys.stderr)
     train, valid = BankCrops(bank), ClipCrops(decoded, 'validation')              # the validation clips are decoded here, in parallel
     return (make_loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed), make_loader(valid, cfg.batch_size, shuffle=False))
 
@@ -471,7 +471,7 @@ def train_network(name: str, cfg: Config | None = None, clips: pd.DataFrame | No
     rank = distributed_rank()[0]
     progress = progress and rank == 0                   # a data-parallel job (chapter 06b): rank 0 shows progress and writes files
     network_spec(name)                                  # an unknown name fails before any work
-    clips = clip_table(cfg, progress=progress) if clips is None else clips
+    clips = clip_table(cfg, progress=progress, keep=keep_decoded(cfg)) if clips is None else clips
     check_splits(clips, ('training', 'validation'), f'training {name}')     # before any decoding
     run = (Path(runs) if runs is not None else runs_dir(cfg, clips))/name
     train_dl, valid_dl = training_loaders(clips, cfg, progress=progress)

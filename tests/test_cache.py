@@ -248,3 +248,77 @@ def test_a_zst_row_that_decompresses_to_the_wrong_size_is_damaged(tmp_path):
     n = int.from_bytes(blob[4:8], 'little'); head = json.loads(blob[8:8 + n]); head['n'] += 10
     h = json.dumps(head).encode(); f = tmp_path/'s.zst'; f.write_bytes(cache.ZST_MAGIC + len(h).to_bytes(4, 'little') + h + blob[8 + n:])
     with pytest.raises(OSError, match='damaged'): read_shard(f, 0, 0, 100)
+
+def test_a_read_into_out_is_the_read_times_its_scale_and_buffers_are_not_shared(tmp_path):
+    "`out` takes q * scale in float32 (what the crops always computed); a read without `out` returns its own array, never a thread's buffer."
+    rng = np.random.default_rng(1)
+    q = rng.integers(-32768, 32767, size=(2, 3000)).astype(np.int16)
+    for codec in ('flac', 'zst'):
+        f = tmp_path/f's.{codec}'; f.write_bytes(encode_shard(q, [1e-5, 3e-5], SR, codec))
+        out = np.full(700, np.nan, np.float32)
+        got, scale = read_shard(f, 1, 100, 700, out=out)
+        assert got is out and scale == 3e-5 and np.array_equal(out, np.multiply(q[1, 100:800], np.float32(3e-5), dtype=np.float32))
+        first = read_shard(f, 0, 0, 500)[0]; keep = first.copy()
+        read_shard(f, 1, 0, 500); read_shard(f, 1, 0, 500, out=np.empty(500, np.float32))
+        assert np.array_equal(first, keep) and np.array_equal(first, q[0, :500])       # later reads did not write into it
+
+def test_a_rewritten_zst_shard_is_read_anew(tmp_path):
+    "The parsed header is remembered per (path, size, mtime): a shard rebuilt under the same name is read from its own header."
+    f = tmp_path/'s.zst'
+    a = np.arange(1000, dtype=np.int16)[None]
+    f.write_bytes(encode_shard(a, [1e-4], SR, 'zst')); assert np.array_equal(read_shard(f)[0], a[0])
+    b = np.stack([-a[0], a[0][::-1]])                                          # another size of file and another header
+    f.unlink(); f.write_bytes(encode_shard(b, [2e-4, 3e-4], SR, 'zst'))
+    got, scale = read_shard(f, 1)
+    assert np.array_equal(got, b[1]) and scale == 3e-4
+
+def _scan_keeping(clips, cfg):
+    "The scan as `mgr train` runs it: each good clip's decode handed to the caches (`keep_decoded`), in this process."
+    from mgr_course.data import scan_clips
+    keep = bank_module.keep_decoded(cfg)
+    return scan_clips(clips.path, cfg.sample_rate, cfg.crop_samples, n_jobs=1, progress=False,
+                      keep=clips.split.map(keep).astype(object))
+
+def test_the_scans_decode_feeds_the_caches_so_no_clip_is_decoded_twice(clips, tmp_path, monkeypatch):
+    cfg = CFG.replace(crop_samples=2**16, augment_views=2)
+    monkeypatch.setenv('MGR_DATA', str(tmp_path/'plain'))
+    d0, b0 = prepare_caches(clips, cfg, n_jobs=1, progress=False)             # the caches built from the files alone
+    monkeypatch.setenv('MGR_DATA', str(tmp_path/'kept'))
+    s = _scan_keeping(clips, cfg)
+    assert (s.samples == clips.samples).all() and (s.reason == '').all()
+    d = DecodedClips(clips, cfg)
+    flac = [d.shards.path(i) for i in range(8)]; zst = [p.with_suffix('.zst') for p in flac]
+    assert [p.exists() for p in flac] == [False] * 4 + [True] * 4           # evaluation clips: their FLAC shard, as DecodedClips writes it
+    assert [p.exists() for p in zst] == [True] * 4 + [False] * 4             # training clips: a zst one, until the bank is built
+    assert all(p.read_bytes() == d0.shards.path(i).read_bytes() for i, p in enumerate(flac) if i >= 4)
+    decodes = []
+    monkeypatch.setattr(bank_module, 'load_audio', lambda *a, **k: decodes.append(a) or load_audio(*a, **k))
+    bank = AugmentBank(d, views=2)
+    assert 0 < bank.shards.estimate(range(4)) < bank.shards.size(range(4)) == AugmentBank(d0, views=2).shards.estimate(range(4))   # the disk check counts what it frees
+    assert 'deleting the ' in bank.shards.plan(range(4)) and 'deleting' not in AugmentBank(d0, views=2).shards.plan(range(4))
+    decoded, bank = prepare_caches(clips, cfg, n_jobs=1, progress=False)
+    assert decodes == [] and not any(p.exists() for p in zst)                # nothing decoded again; the scan's zst shards used, then deleted
+    for i in range(4):
+        for v in range(2): assert np.array_equal(bank.view(i, v), b0.view(i, v))   # the same views, sample for sample
+    assert all(np.array_equal(decoded.audio(i), d0.audio(i)) for i in range(8))
+
+def test_the_scans_shards_are_a_saving_never_a_fault(clips, tmp_path, monkeypatch):
+    "A damaged or stale zst shard is passed over (the clip is decoded); one whose views are built already is deleted; a short disk keeps nothing."
+    cfg = CFG.replace(crop_samples=2**16, augment_views=2)
+    monkeypatch.setenv('MGR_DATA', str(tmp_path/'plain'))
+    b0 = AugmentBank(DecodedClips(clips, cfg), views=2, cache=False)
+    monkeypatch.setenv('MGR_DATA', str(tmp_path/'kept'))
+    _scan_keeping(clips, cfg)
+    d = DecodedClips(clips, cfg); zst = [d.shards.path(i).with_suffix('.zst') for i in range(4)]
+    zst[0].write_bytes(zst[0].read_bytes()[:1000])                           # cut
+    zst[1].write_bytes(encode_shard(np.zeros(500, np.int16), [1.], SR, 'zst'))   # another length than the clip's
+    bank = AugmentBank(d, views=2)
+    for i in (0, 1, 2):
+        assert np.array_equal(bank.view(i, 1), b0.view(i, 1)) and not zst[i].exists()
+    zst[2].write_bytes(b'left over by an earlier scan')
+    AugmentBank(d, views=2)                                                  # clip 2's views are built: nothing will read its scan shard
+    assert not zst[2].exists() and zst[3].exists()
+    monkeypatch.setenv('MGR_DATA', str(tmp_path/'short'))
+    monkeypatch.setattr(bank_module, 'free_bytes', lambda folder: 50 * 10**6)
+    _scan_keeping(clips, cfg)
+    assert shard_files(tmp_path/'short') == []                               # no room: nothing kept, nothing half-written

@@ -190,6 +190,18 @@ def test_clip_table_on_synthetic(tiny_cfg):
     assert get_clip(clips, clips.index[0]).genre == clips.genre.iloc[0]
 
 
+def test_the_scan_hands_each_good_clips_decode_to_keep(tiny_cfg):
+    "`keep(split)` gives what receives a good clip's samples (None: not that split's); a clip the scan excludes is never handed over."
+    root = dataset_root(tiny_cfg); (root/'.scan-cache.csv').unlink(missing_ok=True)
+    got = []
+    keep = lambda split: None if split == 'test' else (lambda path, x: got.append((str(path), split, len(x))))
+    s = scan_dataset(tiny_cfg, n_jobs=1, progress=False, keep=keep)
+    good = s[(s.reason == '') & (s.split != 'test')]
+    assert sorted(got) == sorted(zip(good.path, good.split, good.samples)) and len(good) < len(s)
+    got.clear(); scan_dataset(tiny_cfg, n_jobs=1, progress=False, keep=keep)
+    assert got == []                                         # a scan the cache answers decodes nothing, so hands nothing over
+
+
 def test_clip_that_cannot_be_decoded_during_training(tiny_cfg):
     clips = clip_table(tiny_cfg, progress=False)
     p = Path(clips.path.iloc[0]); backup = p.read_bytes()
