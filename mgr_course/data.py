@@ -7,6 +7,7 @@ Docs: https://mgr-course.github.io/mgr_course/data.html.md"""
 # %% ../nbs/01_data.ipynb #fb0ef460
 from __future__ import annotations
 import os, sys, ast, math, contextlib, urllib.request
+from collections.abc import Callable
 from pathlib import Path
 import numpy as np, pandas as pd, soundfile as sf, soxr
 from .config import CFG, Config, data_dir, FMA_SUBSETS, FMA_METADATA_GIB
@@ -213,7 +214,7 @@ def crop_offsets(samples: int, n: int) -> list[int]:
 REASONS = ('missing', 'empty', 'undecodable', 'silent', 'too short')
 SILENCE = 1e-4          # peak amplitude below which a clip counts as silent (-80 dBFS)
 
-def scan_clip(path, sr: int = CFG.sample_rate, min_samples: int = CFG.crop_samples, keep=None) -> tuple:
+def scan_clip(path, sr: int = CFG.sample_rate, min_samples: int = CFG.crop_samples, keep: Callable | None = None) -> tuple:
     "(samples at `sr`, reason, detail) for one clip; reason is '' for a good clip, else one of `REASONS`. A good clip's samples go to `keep(path, samples)` if given (a cache's, so that it is decoded once)."
     path = Path(path)
     if not path.exists(): return 0, 'missing', f'{path} does not exist'
@@ -268,7 +269,7 @@ def _save_scan_cache(res: pd.DataFrame, cache: Path):
             print(f"note: {e}; the scan results are kept in memory only, and the clips will be scanned again next time", file=sys.stderr)
         _UNSAVED.add(cache)
 
-def scan_dataset(cfg: Config | None = None, n_jobs: int = 2, progress: bool = True, keep=None) -> pd.DataFrame:
+def scan_dataset(cfg: Config | None = None, n_jobs: int = 2, progress: bool = True, keep: Callable | None = None) -> pd.DataFrame:
     "Every clip of `cfg.subset` (FMA small by default) in `cfg.dataset`, scanned: genre, label, split, path, samples, reason ('' if good), detail. `keep(split)`, if given, says what receives the samples of a good clip of that split (see `scan_clip`), or None."
     cfg = cfg or CFG
     root = ensure_dataset(cfg, progress)
@@ -286,7 +287,7 @@ def cleaning_report(scanned: pd.DataFrame) -> pd.DataFrame:
     return scanned.loc[scanned.reason != '', ['reason', 'detail', 'genre', 'split']]
 
 # %% ../nbs/01_data.ipynb #f8797cf1
-def clip_table(cfg: Config | None = None, progress: bool = True, keep=None) -> pd.DataFrame:
+def clip_table(cfg: Config | None = None, progress: bool = True, keep: Callable | None = None) -> pd.DataFrame:
     "The clean clips of `cfg.dataset`: index track_id, columns genre, label, split, path, samples (at cfg.sample_rate); `keep` as `scan_dataset`'s."
     cfg = cfg or CFG
     s = scan_dataset(cfg, progress=progress, keep=keep)
