@@ -19,10 +19,10 @@ import audiomentations
 from .config import CFG, Config, data_dir, short_path
 from .data import load_audio, AudioError, center_crop_offset, crop_offsets, quiet_decoder
 from .audio import Augment, add_noise
-from .files import atomic_write, parallel_map, ensure_free_space, human_bytes, free_bytes
+from .files import atomic_write, parallel_map, ensure_free_space, human_bytes, free_bytes, SPARE
 from .datasets import SPLITS, Batch, item_rng
 from .cache import (CACHE_VERSION, file_fingerprint, clip_key, quantize, cache_dir, read_shard, Shards, cache_usage,
-                               encode_shard, shard_path)
+                              encode_shard, shard_path)
 import zstandard
 
 # %% auto #0
@@ -41,6 +41,9 @@ def _decode(job):
                           f"changed since the scan; scan the dataset again (clip_table)")
     if not np.isfinite(y).all(): return None, 1., f"{path}: decoded audio holds NaN or infinite samples"
     return *quantize(y), ''
+
+def _decoded_kind(sr: int) -> str: return f'decoded-{sr}'
+def _decoded_key(path, sr: int) -> str: return clip_key(path, 'decoded', sample_rate=sr)   # a clip's decoded shard, whoever writes it
 
 def _decoded_shard(job) -> tuple:
     "`(int16 [n], [scale])` of one clip, decoded from its file; an `AudioError` naming the file if it cannot be."
@@ -65,7 +68,7 @@ class DecodedClips:
         self.clips, self.lengths, sr = clips, clips.samples.to_numpy(np.int64), cfg.sample_rate
         self.kept = clips.split.to_numpy(str) != 'training'
         paths = clips.path.astype(str).tolist()
-        self.shards = Shards(f'decoded-{sr}', [clip_key(p, 'decoded', sample_rate=sr) for p in paths],
+        self.shards = Shards(_decoded_kind(sr), [_decoded_key(p, sr) for p in paths],
                              [(p, sr, int(n)) for p, n in zip(paths, self.lengths)], _decoded_shard, sr, self.lengths * 2, cache)
 
     def __len__(self): return len(self.clips)
@@ -89,12 +92,12 @@ class KeepDecoded:
     def __call__(self, path, samples: np.ndarray):
         if not np.isfinite(samples).all(): return            # DecodedClips' own decode will name this fault
         sr = self.sample_rate
-        p = shard_path(f'decoded-{sr}', clip_key(path, 'decoded', sample_rate=sr), self.codec)
+        p = shard_path(_decoded_kind(sr), _decoded_key(path, sr), self.codec)
         if p.exists(): return
         q, scale = quantize(samples)
         blob = encode_shard(q, [scale], sr, self.codec)
         try:
-            if free_bytes(cache_dir()) > len(blob) + 100 * 10**6: atomic_write(p, blob)
+            if free_bytes(cache_dir()) > len(blob) + SPARE: atomic_write(p, blob)
         except OSError: pass       # only a saving: the cache's build decodes this clip again, and reports a real fault itself
 
 def keep_decoded(cfg: Config | None = None):

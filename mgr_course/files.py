@@ -14,9 +14,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['os_error_hint', 'atomic_path', 'atomic_write', 'writable_folder', 'human_bytes', 'NotEnoughSpace', 'free_bytes',
-           'ensure_free_space', 'file_lock', 'parallel_map', 'DownloadError', 'ChecksumError', 'sha1_file', 'download',
-           'extracted_paths', 'extract_zip']
+__all__ = ['SPARE', 'os_error_hint', 'atomic_path', 'atomic_write', 'writable_folder', 'human_bytes', 'NotEnoughSpace',
+           'free_bytes', 'ensure_free_space', 'file_lock', 'parallel_map', 'DownloadError', 'ChecksumError',
+           'sha1_file', 'download', 'extracted_paths', 'extract_zip']
 
 # %% ../nbs/00a_files.ipynb #2fd926b0
 _HINTS = {errno.ENOSPC: 'free space or choose another folder', errno.EDQUOT: 'free space (disk quota) or choose another folder',
@@ -128,7 +128,9 @@ def free_bytes(folder) -> int:
     base = next(p for p in (folder, *folder.parents) if p.exists())
     return shutil.disk_usage(base).free
 
-def ensure_free_space(folder, needed: int, what: str, source: str, margin: int = 100 * 10**6) -> Path:
+SPARE = 100 * 10**6   # bytes left free beyond what a job writes: the room the rest of the system needs meanwhile
+
+def ensure_free_space(folder, needed: int, what: str, source: str, margin: int = SPARE) -> Path:
     "`folder`, if its filesystem has `needed` bytes free plus `margin`; else `NotEnoughSpace` naming `what`, the sizes and `source`."
     free = free_bytes(folder)
     if free < needed + margin:

@@ -52,7 +52,7 @@ def training_loaders(clips: pd.DataFrame, cfg: Config | None = None, progress: b
     if progress and todo:
         print(f"caches: the views of {len(todo)} training clips ({bank.shards.plan(todo)}) are built as the first epoch reads "
               f"them, so it is slower than the next", file=sys.stderr)
-    train, valid = BankCrops(bank), ClipCrops(decoded, 'validation')              # the validation clips are decoded here, in parallel
+    train, valid = BankCrops(bank), ClipCrops(decoded, 'validation')              # validation clips the scan did not keep: decoded here, in parallel
     return (make_loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed), make_loader(valid, cfg.batch_size, shuffle=False))
 
 # %% ../nbs/06_learner.ipynb #ddd1180d
