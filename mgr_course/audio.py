@@ -13,7 +13,7 @@ from audiomentations import Compose, AddGaussianNoise, TimeStretch, PitchShift
 from .config import CFG, Config
 
 # %% auto #0
-__all__ = ['seeded_globals', 'Augment', 'add_noise']
+__all__ = ['NOISE_TABLE', 'seeded_globals', 'Augment', 'noise_table', 'add_noise']
 
 # %% ../nbs/02_audio.ipynb #90679aef
 @contextlib.contextmanager
@@ -59,16 +59,25 @@ class Augment:
         return a.astype(np.float32, copy=False)
 
 # %% ../nbs/02_audio.ipynb #190c4bf3
-_NOISE = threading.local()   # each thread's noise buffer, reused: a fresh tensor per draw keeps threads from drawing in parallel
+NOISE_TABLE = 2**23   # standard normal samples in the noise table (32 MB): each noisy crop adds a random window of it
+
+_TABLES: dict = {}            # (seed, size) -> this process's noise table, built on first use
+_NOISE = threading.local()    # each thread's scratch buffer for the scaled window (a crop's noise allocates nothing)
+
+def noise_table(seed: int, size: int = NOISE_TABLE) -> np.ndarray:
+    "`size` independent standard normal float32 samples, the same for `seed` in every process (`torch.randn` with that seed), built once per process."
+    k = (int(seed), int(size))
+    if k not in _TABLES: _TABLES[k] = torch.randn(size, generator=torch.Generator().manual_seed(int(seed))).numpy()
+    return _TABLES[k]
 
 def add_noise(x: np.ndarray, rng: np.random.Generator, cfg: Config | None = None) -> np.ndarray:
-    "AddGaussianNoise on a 1-D float32 array, in place: with probability cfg.p_noise, white noise of amplitude uniform in cfg.noise_amplitude."
+    "AddGaussianNoise on a 1-D float32 array, in place: with probability cfg.p_noise, white noise of amplitude uniform in cfg.noise_amplitude (a window of `noise_table` at a random place, with a random sign)."
     cfg = cfg or CFG
-    u, amplitude, seed = rng.random(), rng.uniform(*cfg.noise_amplitude), int(rng.integers(2**63))   # always three draws
+    u, amplitude, sign, where = rng.random(), rng.uniform(*cfg.noise_amplitude), rng.integers(2), rng.random()   # always four draws
     if u >= cfg.p_noise: return x
+    table = noise_table(cfg.seed, max(NOISE_TABLE, 8 * len(x)))
+    start = int(where * (len(table) - len(x) + 1))
     buf = getattr(_NOISE, 'buf', None)
-    if buf is None or len(buf) != len(x): buf = _NOISE.buf = torch.empty(len(x))
-    noise = buf.normal_(generator=torch.Generator().manual_seed(seed)).numpy()   # = torch.randn(len(x), generator=...): 2-3x NumPy's sampler
-    noise *= np.float32(amplitude)
+    if buf is None or len(buf) < len(x): buf = _NOISE.buf = np.empty(len(x), np.float32)
+    noise = np.multiply(table[start:start + len(x)], np.float32(amplitude if sign else -amplitude), out=buf[:len(x)])
     return np.add(x, noise, out=x)
-

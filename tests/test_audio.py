@@ -73,16 +73,25 @@ def test_split_augmentation_expensive_once_cheap_per_step(crop):
     applied = [not np.array_equal(add_noise(crop.copy(), np.random.default_rng(s)), crop) for s in range(60)]
     assert 15 < sum(applied) < 45                                            # p_noise = 0.5
 
-def test_noise_is_torch_normal_draw_whatever_thread_or_length(crop):
-    """The noise is exactly `amplitude * torch.randn(len, generator seeded by the third draw)` (what trained runs used), also in
-    threads that reuse a buffer, and for a crop of another length (catches a stale buffer reused across lengths or threads)."""
+def test_noise_is_a_window_of_the_table_whatever_thread_or_length(crop):
+    """The noise is exactly `±amplitude * noise_table(seed)[start:start + len]` at the place and sign the draws name (what
+    trained runs used), also in threads that reuse a scratch buffer, for a crop of another length (catches a stale buffer
+    reused across lengths or threads), and for an array longer than an eighth of the table (a longer table)."""
     from concurrent.futures import ThreadPoolExecutor
-    from mgr_course.audio import add_noise
+    from mgr_course.audio import add_noise, noise_table, NOISE_TABLE
     always = CFG.replace(p_noise=1.)
     def expected(x, seed):
-        r = np.random.default_rng(seed); r.random(); amp = r.uniform(*always.noise_amplitude); s = int(r.integers(2**63))
-        return x + torch.randn(len(x), generator=torch.Generator().manual_seed(s)).numpy() * np.float32(amp)
+        r = np.random.default_rng(seed); r.random(); amp, sign, where = r.uniform(*always.noise_amplitude), r.integers(2), r.random()
+        table = noise_table(always.seed, max(NOISE_TABLE, 8 * len(x)))
+        start = int(where * (len(table) - len(x) + 1))
+        return x + table[start:start + len(x)] * np.float32(amp if sign else -amp)
     cases = [(crop[:n].copy(), seed) for seed in range(6) for n in (len(crop), 1000, 17)]
     with ThreadPoolExecutor(2) as pool:
         got = list(pool.map(lambda c: add_noise(c[0].copy(), np.random.default_rng(c[1]), always), cases))
     for (x, seed), g in zip(cases, got): assert np.array_equal(g, expected(x, seed))
+    table = noise_table(always.seed)
+    assert len(table) == NOISE_TABLE and table.dtype == np.float32 and abs(float(table.mean())) < 0.002 and abs(float(table.std()) - 1) < 0.002
+    assert np.array_equal(table, torch.randn(NOISE_TABLE, generator=torch.Generator().manual_seed(always.seed)).numpy())
+    long = np.zeros(NOISE_TABLE // 4, np.float32)
+    assert np.array_equal(add_noise(long.copy(), np.random.default_rng(0), always), expected(long, 0))
+    assert len(noise_table(always.seed, NOISE_TABLE * 2)) == NOISE_TABLE * 2

@@ -39,7 +39,7 @@ CONSTANTS = {   # the flagged text -> why it is not a run's number
     '12 steps': "a 3/4 bar's steps (01a)", '15 %': "the synthetic stand-in's default borrow probability (config)",
     '7 %': "0.85**16, arithmetic on that default", '20 epochs': "the paper's budget (config paper_epochs)",
     '10 epochs': "the paper's budget for the CRNN (config)", 'p = 0.5': "the augmentations' probability (config)",
-    '32 MiB': "a batch of 32 float32 crops of 2**18 samples", '2 MiB': "a huge page", '67 MB': "32 complex spectrograms of a crop",
+    '32 MiB': "a batch of 32 float32 crops of 2**18 samples", '32 MB': "the noise table: 2**23 float32 samples (02)", '2 MiB': "a huge page", '67 MB': "32 complex spectrograms of a crop",
     '635 MB': "an hour of float32 samples at 44.1 kHz",
     '94.5%': "the resampler's rolloff setting", '1%': "a 13 kHz tone's residue after the filter, printed below it (03)",
     '3 seconds': "the length of the audio players", '5 seconds': "the length of the audio players", 'half second': "a figure's span",
