@@ -10,7 +10,6 @@ import os, io, sys, json, ctypes, hashlib, shutil, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
-import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
@@ -21,9 +20,8 @@ from .data import load_audio, AudioError, center_crop_offset, crop_offsets, quie
 from .audio import Augment, add_noise
 from .files import atomic_write, parallel_map, ensure_free_space, human_bytes, free_bytes, SPARE
 from .datasets import SPLITS, Batch, item_rng
-from .cache import (CACHE_VERSION, file_fingerprint, clip_key, quantize, cache_dir, read_shard, Shards, cache_usage,
-                              encode_shard, shard_path)
-import zstandard
+from .cache import (CACHE_VERSION, file_fingerprint, clip_key, quantize, dequantize, cache_dir, read_shard, SHARD_ERRORS,
+                              Shards, cache_usage, encode_shard, shard_path)
 
 # %% auto #0
 __all__ = ['DecodedClips', 'KeepDecoded', 'keep_decoded', 'AugmentBank', 'empty_batch', 'crop_threads', 'BankCrops', 'ClipCrops',
@@ -117,8 +115,6 @@ def _views(job):
         out[v, :n], scales[v] = quantize(aug(y[start:start + n], seed=int(rng.integers(2**63))))
     return out, scales
 
-_DAMAGED = (OSError, ValueError, KeyError, zstandard.ZstdError, sf.LibsndfileError)   # what reading a damaged shard raises
-
 def _size(p: Path) -> int:
     try: return p.stat().st_size
     except OSError: return 0
@@ -128,10 +124,10 @@ def _training_samples(decoded_job, decoded_path: Path) -> np.ndarray:
     for p in (decoded_path.with_suffix('.zst'), decoded_path):
         if not p.exists(): continue
         try: q, scale = read_shard(p)
-        except _DAMAGED: continue
-        if len(q) == decoded_job[2]: return np.multiply(q, np.float32(scale), dtype=np.float32)
+        except SHARD_ERRORS: continue
+        if len(q) == decoded_job[2]: return dequantize(q, scale)
     q, (scale,) = _decoded_shard(decoded_job)
-    return np.multiply(q, np.float32(scale), dtype=np.float32)
+    return dequantize(q, scale)
 
 def _bank_shard(job) -> tuple:
     "The views of one training clip, from the samples the scan kept (then deleted) or its decoded shard, else decoded from its file (not kept)."

@@ -24,9 +24,9 @@ from .files import atomic_write, parallel_map, ensure_free_space, human_bytes
 from .datasets import SPLITS, Batch, item_rng
 
 # %% auto #0
-__all__ = ['CACHE_VERSION', 'FILES_VERSION', 'CODECS', 'ZST_MAGIC', 'ZST_LEVEL', 'SHARE', 'file_fingerprint', 'files_key',
-           'task_key', 'clip_key', 'quantize', 'cache_dir', 'cache_where', 'shard_path', 'encode_shard', 'read_shard',
-           'Shards', 'cache_usage', 'cache_summary', 'clear_cache']
+__all__ = ['CACHE_VERSION', 'FILES_VERSION', 'CODECS', 'ZST_MAGIC', 'ZST_LEVEL', 'SHARD_ERRORS', 'SHARE', 'file_fingerprint',
+           'files_key', 'task_key', 'clip_key', 'quantize', 'dequantize', 'cache_dir', 'cache_where', 'shard_path',
+           'encode_shard', 'read_shard', 'Shards', 'cache_usage', 'cache_summary', 'clear_cache']
 
 # %% ../nbs/04a_cache.ipynb #3a2469da
 CACHE_VERSION = 3      # bump when what a cache holds changes meaning: every old cache gets a new key (3: one file per clip)
@@ -69,6 +69,10 @@ def quantize(y: np.ndarray) -> tuple[np.ndarray, float]:
     "Float samples -> `(q, scale)`, int16 `q` with `y ~ q * scale`; `scale = max(1, peak) / 32767`, so the error is at most `scale / 2`."
     scale = max(1.0, float(np.abs(y).max(initial=0.))) / 32767
     return np.round(np.asarray(y, np.float32) / np.float32(scale)).astype(np.int16), scale
+
+def dequantize(q: np.ndarray, scale: float, out: np.ndarray | None = None) -> np.ndarray:
+    "`quantize`'s inverse: `q * scale` as float32, written into `out` if given."
+    return np.multiply(q, np.float32(scale), out=out, dtype=np.float32)
 
 def cache_dir() -> Path:
     "Where the caches live: `data_dir()/cache`, one folder per kind of shard."
@@ -147,7 +151,7 @@ def _read_zst(path, row: int, offset: int, frames: int, out: np.ndarray | None =
     if got != 2 * n: raise OSError(f"{path}: row {row} decompresses to {'more than ' if got > 2 * n else ''}{got} bytes, not {2 * n}: it is damaged")
     if out is None: return _join_bytes(b, n, offset, frames), scales[row]
     q = _join_bytes(b, n, offset, frames, _scratch('q', 2 * frames).view(np.int16))
-    return np.multiply(q, np.float32(scales[row]), out=out, dtype=np.float32), scales[row]
+    return dequantize(q, scales[row], out), scales[row]
 
 def read_shard(path, row: int = 0, offset: int = 0, frames: int = -1, out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     "`(int16 samples, scale)` of `frames` samples (-1: to the row's end) from `offset` of row `row` of a shard file; with `out` (float32), the samples times the scale written there: `(out, scale)`."
@@ -161,7 +165,9 @@ def read_shard(path, row: int = 0, offset: int = 0, frames: int = -1, out: np.nd
         q = f.read(frames, dtype='int16')
     if len(q) != frames: raise OSError(f"{path}: the shard holds fewer samples than its header says: it is damaged")
     if out is None: return q, meta['scales'][row]
-    return np.multiply(q, np.float32(meta['scales'][row]), out=out, dtype=np.float32), meta['scales'][row]
+    return dequantize(q, meta['scales'][row], out), meta['scales'][row]
+
+SHARD_ERRORS = (OSError, KeyError, json.JSONDecodeError, UnicodeDecodeError, zstandard.ZstdError, sf.LibsndfileError)   # what `read_shard` raises on a damaged file
 
 # %% ../nbs/04a_cache.ipynb #aa2ffb06
 SHARE = dict(flac=0.7, zst=0.97)   # a shard's size over int16's, at most about: the disk check's estimate (measured on the bank: FLAC 0.55, zst 0.88 here)
@@ -249,11 +255,11 @@ class Shards:
             q, scales = self._get(i) if not self.cache else self.make(self.jobs[i])
             q, scale = np.atleast_2d(q)[row], float(np.atleast_1d(scales)[row])
             q = q[offset: len(q) if frames < 0 else offset + frames]
-            return (q, scale) if out is None else (np.multiply(q, np.float32(scale), out=out, dtype=np.float32), scale)
+            return (q, scale) if out is None else (dequantize(q, scale, out), scale)
         for attempt in (0, 1):
             _build_shard((self.make, self.jobs[i], path, self.sample_rate))
             try: return read_shard(path, row, offset, frames, out)
-            except (sf.LibsndfileError, zstandard.ZstdError, json.JSONDecodeError, KeyError, OSError) as e:
+            except SHARD_ERRORS as e:
                 if attempt: raise OSError(f"{path}: cannot read this cache file ({e}); delete the caches (`mgr cache --clear`) and run again") from e
                 warnings.warn(f"{short_path(path)} is damaged ({e}): building it again", RuntimeWarning)
                 path.unlink(missing_ok=True)
