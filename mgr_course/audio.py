@@ -16,13 +16,16 @@ from .config import CFG, Config
 __all__ = ['NOISE_TABLE', 'seeded_globals', 'Augment', 'noise_table', 'add_noise']
 
 # %% ../nbs/02_audio.ipynb #90679aef
+_GLOBALS = threading.RLock()   # the generators are the process's: two threads seeding and drawing at once would mix their draws
+
 @contextlib.contextmanager
 def seeded_globals(seed: int):
-    "Seed Python's `random` and NumPy's global generator for the block, then restore their previous states."
-    py_state, np_state = random.getstate(), np.random.get_state()
-    random.seed(seed); np.random.seed(seed % 2**32)
-    try: yield
-    finally: random.setstate(py_state); np.random.set_state(np_state)
+    "Seed Python's `random` and NumPy's global generator for the block, then restore their previous states; one thread at a time."
+    with _GLOBALS:
+        py_state, np_state = random.getstate(), np.random.get_state()
+        random.seed(seed); np.random.seed(seed % 2**32)
+        try: yield
+        finally: random.setstate(py_state); np.random.set_state(np_state)
 
 class Augment:
     "The paper's training augmentation: a 1-D float32 crop at cfg.sample_rate -> a perturbed crop of the same length; `noise=False` leaves out the noise."

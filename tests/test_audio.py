@@ -57,6 +57,16 @@ def test_bad_input(crop):
     with pytest.raises(TypeError, match='floating-point'): aug((crop * 1000).astype(np.int16))
     with pytest.raises(ValueError, match='at least'): aug(crop[:10])
 
+def test_augmenting_in_threads_draws_what_one_thread_draws(crop):
+    """The bank's views are built in the crop threads when a loader reads a shard that is missing (`mgr train` from a cold
+    cache): seeded_globals seeds the process's global generators, so two threads augmenting at once must not mix their
+    draws. Caught: a cold-cache run trained on other views than a warm one."""
+    from concurrent.futures import ThreadPoolExecutor
+    aug, seeds = Augment(noise=False), list(range(16))
+    serial = [aug(crop, seed=s) for s in seeds]
+    with ThreadPoolExecutor(4) as pool: threaded = list(pool.map(lambda s: aug(crop, seed=s), seeds))
+    assert all(np.array_equal(a, b) for a, b in zip(serial, threaded))
+
 def test_split_augmentation_expensive_once_cheap_per_step(crop):
     from mgr_course.audio import add_noise
     assert [type(t).__name__ for t in Augment(noise=False).transforms.transforms] == ['TimeStretch', 'PitchShift']
